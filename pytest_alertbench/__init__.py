@@ -1,0 +1,1 @@
+"""pytest plugin and benchmark runner for ``alert_storage``."""
