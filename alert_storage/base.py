@@ -269,7 +269,7 @@ def replay_order(item: ReplayItem) -> tuple[float, int]:
 class ActiveQuery:
     """A validated ``get_active`` query."""
 
-    __slots__ = ("severity", "source", "since", "until", "limit")
+    __slots__ = ("limit", "severity", "since", "source", "until")
 
     def __init__(
         self,
@@ -326,6 +326,13 @@ class ActiveQuery:
         if self.since is not None and seen < self.since:
             return False
         return self.until is None or seen <= self.until
+
+
+def retained(alert: Alert, now: float, retention: float) -> Alert | None:
+    """Return ``alert`` unless it was resolved ``retention`` seconds ago or more."""
+    if alert.resolved_at is not None and now >= alert.resolved_at + retention:
+        return None
+    return alert
 
 
 def check_fingerprint(fingerprint: object) -> None:

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from alert_storage.base import ActiveQuery, ReplayItem, replay_order
+from alert_storage.base import ActiveQuery, ReplayItem, replay_order, retained
 from alert_storage.errors import StorageFullError
 from alert_storage.model import (
     Alert,
@@ -185,7 +185,10 @@ class AlertState:
 
     def is_firing(self, entry: Entry, now: float) -> bool:
         """Return True if ``entry`` is firing at ``now``."""
-        return entry.resolved_at is None and now < entry.last_seen + self.policy.dedup_window
+        return (
+            entry.resolved_at is None
+            and now < entry.last_seen + self.policy.dedup_window
+        )
 
     def store_batch(self, alerts: Sequence[Alert], now: float) -> list[StoreResult]:
         """Store alerts in order at time ``now``."""
@@ -204,13 +207,21 @@ class AlertState:
             )
             self._emit({"t": "put", "a": data})
             return StoreResult(
-                StoreStatus.DUPLICATE, current.id, alert.fingerprint, current.count,
-                None, self.backend,
+                StoreStatus.DUPLICATE,
+                current.id,
+                alert.fingerprint,
+                current.count,
+                None,
+                self.backend,
             )
         retry_after = self._rate_check(alert.source, now)
         if retry_after is not None:
             return StoreResult(
-                StoreStatus.RATE_LIMITED, None, alert.fingerprint, 0, retry_after,
+                StoreStatus.RATE_LIMITED,
+                None,
+                alert.fingerprint,
+                0,
+                retry_after,
                 self.backend,
             )
         self._make_room()
@@ -264,11 +275,7 @@ class AlertState:
             entry = self.entries.get(self.markers[alert_id][0])
         if entry is None:
             return None
-        alert = self.view(entry, now)
-        if alert.resolved_at is not None:
-            if now >= alert.resolved_at + self.policy.retention:
-                return None
-        return alert
+        return retained(self.view(entry, now), now, self.policy.retention)
 
     def get_active(self, query: ActiveQuery, now: float) -> list[Alert]:
         """Return firing alerts matching ``query``, newest ``last_seen`` first."""
@@ -414,7 +421,9 @@ class AlertState:
 
     def snapshot(self) -> list[Event]:
         """Return events that rebuild the current state (for compaction)."""
-        events: list[Event] = [{"t": "put", "a": e.to_event()} for e in self.entries.values()]
+        events: list[Event] = [
+            {"t": "put", "a": e.to_event()} for e in self.entries.values()
+        ]
         for source, window in self.admissions.items():
             if window:
                 events.append({"t": "adm", "s": source, "at": list(window)})

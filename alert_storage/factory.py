@@ -55,4 +55,5 @@ def open_storage(url: str, **options: Any) -> AlertStorage:
 def _open_cascade(url: str, options: dict[str, Any]) -> AlertStorage:
     from alert_storage.cascade import CascadeStorage
 
-    return CascadeStorage.from_url(url, **options)
+    cascade: AlertStorage = CascadeStorage.from_url(url, **options)
+    return cascade

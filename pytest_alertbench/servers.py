@@ -63,12 +63,18 @@ class RedisServer:
         """Start the server (again, with its data) and wait until it answers."""
         args = [
             "redis-server",
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.directory),
-            "--save", "",
-            "--daemonize", "no",
-            "--logfile", str(self.directory / "redis.log"),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.directory),
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.directory / "redis.log"),
         ]
         if self.appendonly:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
@@ -82,7 +88,9 @@ class RedisServer:
     def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until the server answers PING (raises ``TimeoutError``)."""
         deadline = time.monotonic() + timeout
-        client = redis.Redis(port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5)
+        client = redis.Redis(
+            port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5
+        )
         try:
             while True:
                 try:

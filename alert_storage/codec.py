@@ -1,0 +1,26 @@
+"""Compact JSON encoding, with orjson when it is installed (the ``fast`` extra)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_orjson: Any
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
+
+
+def dumps(value: Any) -> str:
+    """Encode ``value`` as compact JSON text."""
+    if _orjson is not None:
+        return str(_orjson.dumps(value).decode())
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(data: str | bytes) -> Any:
+    """Decode JSON text or bytes."""
+    if _orjson is not None:
+        return _orjson.loads(data)
+    return json.loads(data)

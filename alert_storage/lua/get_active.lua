@@ -1,0 +1,51 @@
+-- Read firing alerts from one index, newest last_seen first (ties: id desc).
+--
+-- KEYS[1]  the index ZSET chosen by the filters (all, severity, source, both)
+-- ARGV[1]  prefix of the alert hashes (same hash tag as KEYS[1])
+-- ARGV[2]  max score: until, or '+inf'
+-- ARGV[3]  min score: since, or '-inf'
+-- ARGV[4]  limit
+-- ARGV[5]  now
+-- ARGV[6]  dedup_window
+-- ARGV[7]  required source, or '' for any (guards against hash collisions)
+-- ARGV[8]  required severity, or '' for any
+--
+-- Returns 13 values per alert, in the field order of get_alert.lua.
+-- Expiry is monotonic in the score, so the scan stops at the first expired id.
+
+local FIELDS = {'id', 'fp', 'name', 'sev', 'src', 'msg', 'lab', 'ann', 'ts',
+                'cnt', 'fs', 'ls', 'ra'}
+local prefix = ARGV[1]
+local limit = tonumber(ARGV[4])
+local now = tonumber(ARGV[5])
+local window = tonumber(ARGV[6])
+local out = {}
+local found = 0
+local offset = 0
+
+for _ = 1, 8 do
+  local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[2], ARGV[3],
+                         'WITHSCORES', 'LIMIT', offset, limit)
+  if #ids == 0 then
+    return out
+  end
+  for i = 1, #ids, 2 do
+    if not (now < tonumber(ids[i + 1]) + window) then
+      return out
+    end
+    local f = redis.call('HMGET', prefix .. 'a:' .. ids[i], unpack(FIELDS))
+    if f[1] and not f[13]
+      and (ARGV[7] == '' or f[5] == ARGV[7])
+      and (ARGV[8] == '' or f[4] == ARGV[8]) then
+      for j = 1, 13 do
+        out[#out + 1] = f[j]
+      end
+      found = found + 1
+      if found == limit then
+        return out
+      end
+    end
+  end
+  offset = offset + #ids / 2
+end
+return out

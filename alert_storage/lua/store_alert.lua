@@ -1,0 +1,122 @@
+-- Store a batch of alerts in order: dedup, expiry, sliding-window rate limit.
+--
+-- KEYS[1]  prefix..'i'  ZSET of firing alert ids scored by last_seen
+-- KEYS[2]  prefix..'f'  HASH fingerprint -> id of its latest alert
+-- KEYS[3]  prefix..'d'  ZSET of resolved alert ids scored by resolved_at
+-- Other keys are derived from ARGV[1] and share its hash tag (so one slot):
+--   prefix..'a:'..id  HASH of one alert
+--   prefix..'v:'..sev, prefix..'s:'..sh, prefix..'x:'..sev..':'..sh
+--                     ZSETs of firing ids by severity, source, both
+--   prefix..'r:'..sh  ZSET of the source's admissions (member id, score time)
+--
+-- ARGV[1]  prefix, for example 'as:{ns}:'
+-- ARGV[2]  now (epoch seconds, as Python's repr)
+-- ARGV[3]  dedup_window seconds
+-- ARGV[4]  now - rate_window (admissions at or before it are out of the window)
+-- ARGV[5]  rate_limit
+-- ARGV[6]  seconds to keep an alert hash after its last change (safety TTL)
+-- ARGV[7]  seconds to keep a source's admission set after its last admission
+-- ARGV[8]  sweep bound: firing ids scored at or below it have surely expired
+-- ARGV[9]  purge bound: resolved ids scored at or below it are past retention
+-- ARGV[10] number of alerts N; then 10 values per alert:
+--          new id, fingerprint, name, severity, source, source hash,
+--          message, labels JSON, annotations JSON, timestamp
+--
+-- Returns 3 values per alert: code (0 stored, 1 duplicate, 2 rate limited),
+-- the id (or, when rate limited, the oldest admission's score), the count.
+
+local prefix = ARGV[1]
+local now_s = ARGV[2]
+local now = tonumber(now_s)
+local window = tonumber(ARGV[3])
+local rate_floor = ARGV[4]
+local rate_limit = tonumber(ARGV[5])
+local alert_ttl = tonumber(ARGV[6])
+local rate_ttl = tonumber(ARGV[7])
+
+-- Bounded housekeeping: move a few surely-expired alerts out of the firing
+-- indexes and delete a few resolved alerts past retention.
+local function unindex(id, sev, sh)
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('ZREM', prefix .. 'v:' .. sev, id)
+  redis.call('ZREM', prefix .. 's:' .. sh, id)
+  redis.call('ZREM', prefix .. 'x:' .. sev .. ':' .. sh, id)
+end
+
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[8],
+                               'LIMIT', 0, 16)) do
+  local f = redis.call('HMGET', prefix .. 'a:' .. id, 'sev', 'sh', 'ls')
+  if f[1] then
+    unindex(id, f[1], f[2])
+    redis.call('ZADD', KEYS[3], tonumber(f[3]) + window, id)
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[9],
+                               'LIMIT', 0, 16)) do
+  local akey = prefix .. 'a:' .. id
+  local fp = redis.call('HGET', akey, 'fp')
+  if fp and redis.call('HGET', KEYS[2], fp) == id then
+    redis.call('HDEL', KEYS[2], fp)
+  end
+  redis.call('DEL', akey)
+  redis.call('ZREM', KEYS[3], id)
+end
+
+local function index(id, sev, sh)
+  redis.call('ZADD', KEYS[1], now_s, id)
+  redis.call('ZADD', prefix .. 'v:' .. sev, now_s, id)
+  redis.call('ZADD', prefix .. 's:' .. sh, now_s, id)
+  redis.call('ZADD', prefix .. 'x:' .. sev .. ':' .. sh, now_s, id)
+end
+
+local out = {}
+local n = tonumber(ARGV[10])
+for i = 0, n - 1 do
+  local b = 10 + i * 10
+  local new_id, fp, sev, sh = ARGV[b + 1], ARGV[b + 2], ARGV[b + 4], ARGV[b + 6]
+  local done = false
+
+  local cur = redis.call('HGET', KEYS[2], fp)
+  if cur then
+    local akey = prefix .. 'a:' .. cur
+    local f = redis.call('HMGET', akey, 'ls', 'ra')
+    if f[1] and not f[2] and now < tonumber(f[1]) + window then
+      local count = redis.call('HINCRBY', akey, 'cnt', 1)
+      redis.call('HSET', akey, 'ls', now_s, 'msg', ARGV[b + 7], 'ann', ARGV[b + 9])
+      redis.call('EXPIRE', akey, alert_ttl)
+      index(cur, sev, sh)
+      out[#out + 1] = 1
+      out[#out + 1] = cur
+      out[#out + 1] = count
+      done = true
+    end
+  end
+
+  if not done then
+    local rkey = prefix .. 'r:' .. sh
+    redis.call('ZREMRANGEBYSCORE', rkey, '-inf', rate_floor)
+    if redis.call('ZCARD', rkey) >= rate_limit then
+      local oldest = redis.call('ZRANGE', rkey, 0, 0, 'WITHSCORES')
+      out[#out + 1] = 2
+      out[#out + 1] = oldest[2]
+      out[#out + 1] = 0
+    else
+      local akey = prefix .. 'a:' .. new_id
+      redis.call('HSET', akey, 'id', new_id, 'fp', fp, 'name', ARGV[b + 3],
+                 'sev', sev, 'src', ARGV[b + 5], 'sh', sh, 'msg', ARGV[b + 7],
+                 'lab', ARGV[b + 8], 'ann', ARGV[b + 9], 'ts', ARGV[b + 10],
+                 'cnt', 1, 'fs', now_s, 'ls', now_s)
+      redis.call('EXPIRE', akey, alert_ttl)
+      redis.call('HSET', KEYS[2], fp, new_id)
+      redis.call('ZADD', rkey, now_s, new_id)
+      redis.call('EXPIRE', rkey, rate_ttl)
+      index(new_id, sev, sh)
+      out[#out + 1] = 0
+      out[#out + 1] = new_id
+      out[#out + 1] = 1
+    end
+  end
+end
+return out
