@@ -1,0 +1,1 @@
+"""Tests of the pytest_alertbench plugin and its modules."""
