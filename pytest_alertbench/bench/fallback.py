@@ -1,0 +1,151 @@
+"""The cascade through a real outage: a private redis-server killed and restarted."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from alert_storage import Alert, AlertStorage, StoreResult, StoreStatus
+from pytest_alertbench.bench import workload
+from pytest_alertbench.bench.settings import Workload
+from pytest_alertbench.bench.timing import run_serial
+from pytest_alertbench.servers import RedisServer, redis_server_available
+
+# Probe a failed Redis often, so that the recovery time measures detection and
+# replay rather than a long back-off; the report states these settings.
+RETRY_INTERVAL = 0.05
+MAX_RETRY_INTERVAL = 0.5
+RECOVERY_DEADLINE = 30.0
+# Alerts keep arriving while Redis comes back, about one per this many seconds.
+ARRIVAL_GAP = 0.002
+CASCADE_SUMMARY = (
+    "fallbacks",
+    "transitions_total",
+    "degraded_seconds",
+    "pending_replay",
+    "replayed",
+    "replay_failures",
+)
+
+
+def open_cascade(url: str, directory: Path, namespace: str) -> AlertStorage:
+    """Open Redis -> file -> memory with the benchmark's policy and probe timing.
+
+    Raises:
+        ImportError: the cascade module is not there yet.
+    """
+    from alert_storage.cascade import CascadeStorage
+
+    return CascadeStorage.from_url(
+        url,
+        fallback_dir=directory,
+        namespace=namespace,
+        policy=workload.BENCH_POLICY,
+        retry_interval=RETRY_INTERVAL,
+        max_retry_interval=MAX_RETRY_INTERVAL,
+    )
+
+
+def fallback_section(load: Workload, directory: Path, namespace: str) -> dict[str, Any]:
+    """Store before, during and after an outage of a private redis-server.
+
+    The server runs without persistence, so it comes back empty: what Redis
+    held before the kill is Redis's durability, not ours. What the cascade
+    accepted during the outage must all be readable after recovery.
+
+    Raises:
+        NotImplementedError: no ``redis-server`` on PATH (the section is skipped).
+    """
+    if not redis_server_available():
+        raise NotImplementedError("redis-server is not on PATH")
+    server = RedisServer().start()
+    try:
+        cascade = open_cascade(server.url, directory, namespace)
+        try:
+            return _outage(cascade, server, load)
+        finally:
+            cascade.close()
+    finally:
+        server.cleanup()
+
+
+def _outage(
+    cascade: AlertStorage, server: RedisServer, load: Workload
+) -> dict[str, Any]:
+    count = load.outage_operations
+
+    def alerts(prefix: str, seed: int) -> list[Alert]:
+        return workload.make_alerts(
+            count, dup_ratio=load.dup_ratio, seed=seed, prefix=prefix
+        )
+
+    cascade.store_many(workload.make_alerts(50, dup_ratio=0.0, seed=20, prefix="fw"))
+    before = run_serial("store", cascade.store, alerts("fb", 21))
+    server.kill()
+    down_alerts = alerts("fd", 22)
+    results: list[StoreResult] = []
+
+    def store_kept(alert: Alert) -> StoreResult:
+        result = cascade.store(alert)
+        results.append(result)
+        return result
+
+    degraded = run_serial("store", store_kept, down_alerts)
+    replayed_before = _metric(cascade, "replayed")
+    server.start()
+    recovery = _recover(cascade, alerts("fr", 23))
+    replayed = _metric(cascade, "replayed") - replayed_before
+    after = run_serial("store", cascade.store, alerts("fa", 24))
+    section: dict[str, Any] = {
+        "retry_interval": RETRY_INTERVAL,
+        "max_retry_interval": MAX_RETRY_INTERVAL,
+        "before": before.as_dict(),
+        "degraded": degraded.as_dict(),
+        "after": after.as_dict(),
+        "replayed": replayed,
+        **recovery,
+        "lost": _lost(cascade, results),
+        "cascade_metrics": cascade.metrics(),
+    }
+    if recovery.get("replay_call_seconds"):
+        section["replay_rate"] = replayed / recovery["replay_call_seconds"]
+    return section
+
+
+def _recover(cascade: AlertStorage, arriving: list[Alert]) -> dict[str, Any]:
+    """Keep storing until a store is served by Redis; time it from the restart."""
+    restarted = time.perf_counter()
+    calls = 0
+    for alert in arriving * 100:
+        before = time.perf_counter()
+        result = cascade.store(alert)
+        done = time.perf_counter()
+        calls += 1
+        if result.backend == "redis":
+            return {
+                "recovery_seconds": done - restarted,
+                "recovery_calls": calls,
+                "replay_call_seconds": done - before,
+            }
+        if done - restarted > RECOVERY_DEADLINE:
+            break
+        time.sleep(ARRIVAL_GAP)
+    return {"recovery_seconds": None, "recovery_calls": calls}
+
+
+def _metric(cascade: AlertStorage, name: str) -> int:
+    value = cascade.metrics().get(name, 0)
+    return int(value) if isinstance(value, (int, float)) else 0
+
+
+def _lost(cascade: AlertStorage, results: list[StoreResult]) -> int:
+    """Count alerts accepted during the outage that cannot be read back."""
+    ids = {r.alert_id for r in results if r.status is not StoreStatus.RATE_LIMITED}
+    return sum(1 for alert_id in ids if alert_id and cascade.get(alert_id) is None)
+
+
+def degradation_summary(section: dict[str, Any]) -> dict[str, Any]:
+    """Return the cascade's degradation figures worth a line in the report."""
+    metrics = section.get("cascade_metrics") or {}
+    return {name: metrics.get(name) for name in CASCADE_SUMMARY if name in metrics}
