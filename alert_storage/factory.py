@@ -12,7 +12,7 @@ from alert_storage.memory import MemoryStorage
 from alert_storage.redact import redact_url
 from alert_storage.redis_storage import RedisStorage
 
-REDIS_SCHEMES = ("redis", "rediss", "unix")
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "redis+sentinel")
 
 
 def open_storage(url: str, **options: Any) -> AlertStorage:

@@ -382,6 +382,12 @@ def _client_from_url(url: str, socket_timeout: float, connect_timeout: float) ->
     ):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ConfigurationError(f"{name} must be a positive number of seconds")
+    if url.partition("://")[0].lower() in ("redis+cluster", "redis+sentinel"):
+        # The cluster and Sentinel URL forms and their clients live in their own
+        # module; importing it here keeps this module's imports unchanged.
+        from alert_storage.scaling import client_from_scaling_url
+
+        return client_from_scaling_url(url, socket_timeout, connect_timeout)
     try:
         return redis.Redis.from_url(
             url,

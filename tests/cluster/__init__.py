@@ -1,0 +1,1 @@
+"""Tests on a private Redis Cluster and a Sentinel setup."""
