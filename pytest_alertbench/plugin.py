@@ -150,15 +150,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: object) -> None:
     """Merge the results an xdist worker measured into the controller's."""
-    output = getattr(node, "workeroutput", None) or {}
-    sent = output.get(WORKER_OUTPUT_KEY)
-    if not sent:
-        return
     config: pytest.Config = node.config
     workerinput = getattr(node, "workerinput", None) or {}
     config.stash[workers_key].add(str(workerinput.get("workerid", id(node))))
+    output = getattr(node, "workeroutput", None) or {}
     results = config.stash[results_key]
-    for data in sent:
+    for data in output.get(WORKER_OUTPUT_KEY, ()):
         result = PerfResult.from_dict(data)
         results[result.nodeid] = result
 

@@ -70,7 +70,9 @@ def _operation_line(name: str, figures: Mapping[str, Any]) -> str:
 def _overall(results: Sequence[PerfResult]) -> str:
     with_targets = [result for result in results if result.checks]
     missed = [result for result in with_targets if result.verdict == "fail"]
-    counts = f"{len(results)} perf tests, {len(with_targets)} with targets"
+    failed = sum(result.outcome == "failed" for result in results)
+    failures = f" ({failed} failed)" if failed else ""
+    counts = f"{len(results)} perf tests{failures}, {len(with_targets)} with targets"
     if not with_targets:
         return f"[OVERALL] {counts}: NO TARGETS SET"
     if missed:

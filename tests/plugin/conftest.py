@@ -12,8 +12,19 @@ from pytest_alertbench.servers import free_port
 def bench_pytester(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> pytest.Pytester:
-    """A pytester whose runs see no Redis URL from the environment."""
+    """A pytester whose runs see no Redis URL from the environment.
+
+    Its runs leave out the hypothesis plugin: pytester drops the modules a run
+    imported, so every run would import and assertion-rewrite hypothesis anew,
+    which costs seconds per run and tests nothing of ours.
+    """
     monkeypatch.delenv(ENV_REDIS_URL, raising=False)
+    # Warnings are errors, as in the project's own runs, except the one that
+    # says the already imported project cannot be assertion-rewritten again.
+    monkeypatch.setenv(
+        "PYTEST_ADDOPTS",
+        "-p no:hypothesispytest -W error -W ignore::pytest.PytestAssertRewriteWarning",
+    )
     return pytester
 
 
