@@ -571,13 +571,14 @@ class CascadeStorage(AlertStorage):
 
     def _replay(self, target: _Tier, sources: list[_Tier]) -> bool:
         """Replay ``sources`` into ``target`` and let it serve; False on failure."""
+        moved = 0
         try:
             if target.state is not TierState.UP:
                 # A bulk pass while the lower tier keeps serving, so that the
                 # gated pass below only has the stragglers left to move.
-                self._replay_pass(target, sources)
+                moved += self._replay_pass(target, sources)
             with self._gated(sources):
-                moved = self._replay_pass(target, sources)
+                moved += self._replay_pass(target, sources)
                 self._promote(target, sources, moved)
         except AlertStorageError as exc:
             with self._cond:
