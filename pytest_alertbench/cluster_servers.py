@@ -316,6 +316,34 @@ class SentinelSetup:
         self.cleanup()
 
 
+def wait_replicated(nodes: list[RedisServer], timeout: float = 10.0) -> None:
+    """Wait until every replica of the running ``nodes`` has all their writes.
+
+    Replication is asynchronous: a write acknowledged just before its master
+    dies may be missing on the promoted replica. Tests that check our side of
+    a failover call this before the kill, so that they measure only it.
+    """
+
+    def caught_up() -> bool:
+        for node in nodes:
+            if node.process is None:
+                continue
+            client = _client(node.port)
+            try:
+                info = client.info("replication")
+            finally:
+                client.close()
+            if info.get("role") != "master":
+                continue
+            offset = int(info["master_repl_offset"])
+            for index in range(int(info.get("connected_slaves", 0))):
+                if int(info[f"slave{index}"]["offset"]) < offset:
+                    return False
+        return True
+
+    _wait("replicas to catch up", caught_up, timeout)
+
+
 def _client(port: int) -> Any:
     # Typed loosely: redis-py's reply types for raw commands are unions or Any.
     return redis.Redis(port=port, socket_timeout=1)
