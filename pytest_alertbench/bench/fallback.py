@@ -6,10 +6,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from alert_storage import Alert, AlertStorage, StoreResult, StoreStatus
+from alert_storage import Alert, AlertStorage, FileStorage, StoreResult, StoreStatus
 from pytest_alertbench.bench import workload
 from pytest_alertbench.bench.settings import Workload
-from pytest_alertbench.bench.timing import run_serial
+from pytest_alertbench.bench.timing import (
+    INTERLEAVE_BLOCKS,
+    Loop,
+    Measurement,
+    run_interleaved,
+    run_serial,
+)
 from pytest_alertbench.servers import RedisServer, redis_server_available
 
 # Probe a failed Redis often, so that the recovery time measures detection and
@@ -19,6 +25,7 @@ MAX_RETRY_INTERVAL = 0.5
 RECOVERY_DEADLINE = 30.0
 # Alerts keep arriving while Redis comes back, about one per this many seconds.
 ARRIVAL_GAP = 0.002
+FILE_TIER_FSYNC = "batch"
 CASCADE_SUMMARY = (
     "fallbacks",
     "transitions_total",
@@ -39,11 +46,12 @@ def open_cascade(url: str, directory: Path, namespace: str) -> AlertStorage:
 
     return CascadeStorage.from_url(
         url,
-        fallback_dir=directory,
+        fallback_dir=directory / "tier",
         namespace=namespace,
         policy=workload.BENCH_POLICY,
         retry_interval=RETRY_INTERVAL,
         max_retry_interval=MAX_RETRY_INTERVAL,
+        fsync=FILE_TIER_FSYNC,
     )
 
 
@@ -63,7 +71,7 @@ def fallback_section(load: Workload, directory: Path, namespace: str) -> dict[st
     try:
         cascade = open_cascade(server.url, directory, namespace)
         try:
-            return _outage(cascade, server, load)
+            return _outage(cascade, server, load, directory / "reference")
         finally:
             cascade.close()
     finally:
@@ -71,27 +79,20 @@ def fallback_section(load: Workload, directory: Path, namespace: str) -> dict[st
 
 
 def _outage(
-    cascade: AlertStorage, server: RedisServer, load: Workload
+    cascade: AlertStorage, server: RedisServer, load: Workload, reference: Path
 ) -> dict[str, Any]:
-    count = load.outage_operations
-
     def alerts(prefix: str, seed: int) -> list[Alert]:
         return workload.make_alerts(
-            count, dup_ratio=load.dup_ratio, seed=seed, prefix=prefix
+            load.outage_operations, dup_ratio=load.dup_ratio, seed=seed, prefix=prefix
         )
 
     cascade.store_many(workload.make_alerts(50, dup_ratio=0.0, seed=20, prefix="fw"))
     before = run_serial("store", cascade.store, alerts("fb", 21))
     server.kill()
-    down_alerts = alerts("fd", 22)
     results: list[StoreResult] = []
-
-    def store_kept(alert: Alert) -> StoreResult:
-        result = cascade.store(alert)
-        results.append(result)
-        return result
-
-    degraded = run_serial("store", store_kept, down_alerts)
+    degraded = _degraded(
+        cascade, alerts("fd", 22), alerts("fd", 22), reference, results
+    )
     replayed_before = _metric(cascade, "replayed")
     server.start()
     recovery = _recover(cascade, alerts("fr", 23))
@@ -101,7 +102,8 @@ def _outage(
         "retry_interval": RETRY_INTERVAL,
         "max_retry_interval": MAX_RETRY_INTERVAL,
         "before": before.as_dict(),
-        "degraded": degraded.as_dict(),
+        "degraded": degraded["store"].as_dict(),
+        "paired_file_store": degraded["file_store"].as_dict(),
         "after": after.as_dict(),
         "replayed": replayed,
         **recovery,
@@ -111,6 +113,35 @@ def _outage(
     if recovery.get("replay_call_seconds"):
         section["replay_rate"] = replayed / recovery["replay_call_seconds"]
     return section
+
+
+def _degraded(
+    cascade: AlertStorage,
+    down: list[Alert],
+    same: list[Alert],
+    reference: Path,
+    results: list[StoreResult],
+) -> dict[str, Measurement]:
+    """Store while Redis is down, in alternation with a plain file backend.
+
+    The plain ``FileStorage`` (the cascade's file tier settings, the same
+    alerts) is the fair reference for what the cascade adds while degraded.
+    """
+
+    def store_kept(alert: Alert) -> StoreResult:
+        result = cascade.store(alert)
+        results.append(result)
+        return result
+
+    plain = FileStorage(reference, policy=workload.BENCH_POLICY, fsync=FILE_TIER_FSYNC)
+    try:
+        loops: dict[str, Loop] = {
+            "store": (store_kept, down),
+            "file_store": (plain.store, same),
+        }
+        return run_interleaved(loops, INTERLEAVE_BLOCKS)
+    finally:
+        plain.close()
 
 
 def _recover(cascade: AlertStorage, arriving: list[Alert]) -> dict[str, Any]:

@@ -74,6 +74,27 @@ def _write_sync(fd: int) -> None:
     os.fsync(fd)
 
 
+class SyncAppender:
+    """Appends a record and fsyncs, one call at a time, to a file of its own.
+
+    Args:
+        path: The file (created; removed by ``close``).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def __call__(self, _: object = None) -> None:
+        """Append one record and wait until it is on disk."""
+        _write_sync(self.fd)
+
+    def close(self) -> None:
+        """Close and delete the file."""
+        os.close(self.fd)
+        self.path.unlink(missing_ok=True)
+
+
 def script_stats(client: redis.Redis) -> tuple[int, int]:
     """Return the server's total script calls and microseconds spent in them."""
     stats: dict[str, Any] = client.info("commandstats")

@@ -18,8 +18,8 @@ def limits_url(redis_url: str) -> str:
     return redis_url
 
 
-def measure_hits(redis_url: str, prefix: str, operations: int) -> Measurement:
-    """Time ``MovingWindowRateLimiter.hit`` one call at a time, across sources.
+class LimitsHits:
+    """``MovingWindowRateLimiter.hit`` on one Redis, under its own key prefix.
 
     The limit is high enough never to reject, so every call records a hit,
     as every new alert of ours records an admission.
@@ -27,18 +27,37 @@ def measure_hits(redis_url: str, prefix: str, operations: int) -> Measurement:
     Raises:
         ImportError: ``limits`` is not installed.
     """
-    from limits import RateLimitItemPerMinute
-    from limits.storage import storage_from_string
-    from limits.strategies import MovingWindowRateLimiter
 
-    storage = storage_from_string(limits_url(redis_url), key_prefix=prefix)
-    limiter = MovingWindowRateLimiter(storage)
-    item = RateLimitItemPerMinute(1_000_000)
-    keys = [SOURCES[i % len(SOURCES)] for i in range(operations)]
-    try:
-        for key in keys[:WARMUP]:
-            limiter.hit(item, key)
-        return run_serial("hit", lambda key: limiter.hit(item, key), keys)
-    finally:
+    def __init__(self, redis_url: str, prefix: str) -> None:
+        from limits import RateLimitItemPerMinute
+        from limits.storage import storage_from_string
+        from limits.strategies import MovingWindowRateLimiter
+
+        storage = storage_from_string(limits_url(redis_url), key_prefix=prefix)
+        self.limiter = MovingWindowRateLimiter(storage)
+        self.item = RateLimitItemPerMinute(1_000_000)
+        for key in source_keys(WARMUP):
+            self.hit(key)
+
+    def hit(self, key: str) -> bool:
+        """Record one hit for ``key`` (a source name)."""
+        return bool(self.limiter.hit(self.item, key))
+
+    def close(self) -> None:
+        """Delete this prefix's windows."""
         for key in SOURCES:
-            limiter.clear(item, key)
+            self.limiter.clear(self.item, key)
+
+
+def source_keys(operations: int) -> list[str]:
+    """Return one source name per call, cycling through the sources."""
+    return [SOURCES[i % len(SOURCES)] for i in range(operations)]
+
+
+def measure_hits(redis_url: str, prefix: str, operations: int) -> Measurement:
+    """Time ``hit()`` one call at a time, across sources."""
+    hits = LimitsHits(redis_url, prefix)
+    try:
+        return run_serial("hit", hits.hit, source_keys(operations))
+    finally:
+        hits.close()

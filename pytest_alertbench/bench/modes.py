@@ -14,7 +14,14 @@ from pytest_alertbench.bench import floor, workload
 from pytest_alertbench.bench.legacy import DedupCheck, dedup_check
 from pytest_alertbench.bench.progress import Progress
 from pytest_alertbench.bench.settings import Workload
-from pytest_alertbench.bench.timing import Measurement, run_serial, run_threads
+from pytest_alertbench.bench.timing import (
+    INTERLEAVE_BLOCKS,
+    Loop,
+    Measurement,
+    run_interleaved,
+    run_serial,
+    run_threads,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +44,9 @@ class ModeSpec:
         store_only: Only the single-threaded store section (fsync variants).
         operations: Stores for a store-only mode (default: the workload's).
         redis_client: Returns the client whose server counts script time.
+        paired: Returns floor loops to interleave with the store loop (their
+            figures are kept as ``paired_<name>``), given the storage and the
+            number of calls.
     """
 
     key: str
@@ -45,6 +55,20 @@ class ModeSpec:
     store_only: bool = False
     operations: int | None = None
     redis_client: Callable[[AlertStorage], redis.Redis | None] | None = None
+    paired: Callable[[AlertStorage, int], Paired] | None = None
+
+
+@dataclass
+class Paired:
+    """Floor loops measured in alternation with a mode's stores.
+
+    Attributes:
+        loops: Name to (call, arguments).
+        close: Releases what the loops use.
+    """
+
+    loops: dict[str, Loop]
+    close: Callable[[], None]
 
 
 @dataclass
@@ -125,7 +149,7 @@ def _run_sections(
     warm = workload.make_alerts(WARMUP, dup_ratio=0.0, seed=seed, prefix="warm")
     storage.store_many(warm)
     alerts = workload.make_alerts(ops, dup_ratio=load.dup_ratio, seed=seed, prefix="s")
-    result.measurements["store"] = run_serial("store", storage.store, alerts)
+    _run_stores(spec, storage, alerts, result)
     progress.step(f"{spec.label} store")
     if spec.store_only:
         return
@@ -138,6 +162,22 @@ def _run_sections(
     if "store_many" not in skip:
         _store_many(spec, storage, load, seed, result)
         progress.step(f"{spec.label} store_many")
+
+
+def _run_stores(
+    spec: ModeSpec, storage: AlertStorage, alerts: list[Alert], result: ModeResult
+) -> None:
+    if spec.paired is None:
+        result.measurements["store"] = run_serial("store", storage.store, alerts)
+        return
+    paired = spec.paired(storage, len(alerts))
+    try:
+        loops: dict[str, Loop] = {"store": (storage.store, alerts), **paired.loops}
+        measured = run_interleaved(loops, INTERLEAVE_BLOCKS)
+    finally:
+        paired.close()
+    for name, item in measured.items():
+        result.measurements[name if name == "store" else f"paired_{name}"] = item
 
 
 def _run_reads(storage: AlertStorage, load: Workload, result: ModeResult) -> None:
@@ -197,9 +237,3 @@ def _store_many(
         after = floor.script_stats(client)
         result.script_cost = floor.server_cost(before, after, len(chunks))
     result.measurements["store_many"] = measured
-
-
-def store_alerts(storage: AlertStorage, alerts: list[Alert]) -> None:
-    """Store ``alerts`` in batches (untimed set-up)."""
-    for chunk in workload.batches(alerts, 500):
-        storage.store_many(chunk)

@@ -130,6 +130,13 @@ def _mode_lines(ops: dict[str, Any], load: dict[str, Any]) -> Iterator[str]:
     store = ops.get("store")
     if store and store.get("statuses"):
         yield f"  Store outcomes: {_statuses(store['statuses'])}"
+    paired = [
+        f"{op[len('paired_') :]} P95 {ms(e['p95_ms'])} ({rate(e['throughput_ops'])})"
+        for op, e in ops.items()
+        if op.startswith("paired_")
+    ]
+    if paired:
+        yield f"  Floor interleaved with the stores: {', '.join(paired)}"
     entry = ops.get("concurrent_store")
     if entry:
         yield (
@@ -232,6 +239,7 @@ def _fallback(section: dict[str, Any]) -> str | None:
     for key, title in (
         ("before", "Before"),
         ("degraded", "Redis down"),
+        ("paired_file_store", "Plain file, interleaved"),
         ("after", "After"),
     ):
         entry = section.get(key)
@@ -326,6 +334,8 @@ def _goals(rows: list[dict[str, Any]]) -> str:
     lines = ["[GOALS] Ratios to the floor, this run (see docs/benchmarks.md)"]
     for row in rows:
         lines.append(f"  {row['label']}: {row['verdict']}{_goal_detail(row)}")
+        if row.get("note"):
+            lines.append(f"    note: {row['note']}")
     return "\n".join(lines) + "\n"
 
 

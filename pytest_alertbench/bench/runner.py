@@ -22,7 +22,14 @@ from redis.retry import Retry
 
 from alert_storage import FileStorage, MemoryStorage, RedisStorage
 from alert_storage.redact import redact_text, redact_url
-from pytest_alertbench.bench import fallback, machine, memory_usage, results, sections
+from pytest_alertbench.bench import (
+    fallback,
+    machine,
+    memory_usage,
+    pairs,
+    results,
+    sections,
+)
 from pytest_alertbench.bench.goals import evaluate_goals
 from pytest_alertbench.bench.modes import ModeResult, ModeSpec, run_mode
 from pytest_alertbench.bench.plot import write_plot
@@ -296,6 +303,7 @@ class _Bench:
                 ),
                 store_only=True,
                 operations=load.fsync_operations,
+                paired=pairs.fsync_pairs(work / "paired-fsync.jsonl"),
             ),
         ]
         url = self.url
@@ -308,6 +316,7 @@ class _Bench:
                         url, namespace=f"{self.namespace}-redis", policy=BENCH_POLICY
                     ),
                     redis_client=lambda storage: getattr(storage, "client", None),
+                    paired=pairs.redis_pairs(url, f"{self.namespace}-plimits"),
                 ),
                 ModeSpec(
                     "redis_cascade",

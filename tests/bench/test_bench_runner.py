@@ -151,6 +151,7 @@ def test_quick_with_redis_end_to_end(tmp_path: Path, redis_url: str) -> None:
     assert modes["redis"]["status"] == "measured"
     assert modes["redis_cascade"]["status"] == "measured"
     assert modes["redis"]["dedup"]["correct"] is True
+    assert modes["redis"]["operations"]["paired_ping"]["calls"] == 60
     assert data["limits"]["hit"]["calls"] == 60
     assert data["legacy"]["redis_plain"]["store"]["calls"] == 60
     assert "[BENCHMARK] Testing Redis_Cascade mode (60 operations)" in done.stdout

@@ -7,7 +7,7 @@ import io
 from alert_storage import MemoryStorage
 from pytest_alertbench.bench import workload
 from pytest_alertbench.bench.progress import Progress
-from pytest_alertbench.bench.timing import run_serial, run_threads
+from pytest_alertbench.bench.timing import run_interleaved, run_serial, run_threads
 
 
 def test_run_serial_counts_errors_and_keeps_going() -> None:
@@ -81,3 +81,18 @@ def test_progress_draws_and_erases_when_enabled() -> None:
     assert progress.render("x").startswith("[" + "#" * 15 + "-" * 15 + "]  50%")
     assert "\r[#######" in stream.getvalue()
     assert stream.getvalue().endswith("\r")
+
+
+def test_run_interleaved_alternates_blocks() -> None:
+    """Loops run in alternating blocks; each keeps its own calls and wall time."""
+    order: list[str] = []
+    loops = {
+        "a": (lambda n: order.append(f"a{n}"), list(range(4))),
+        "b": (lambda n: order.append(f"b{n}"), list(range(4))),
+    }
+
+    measured = run_interleaved(loops, 2)
+
+    assert order == ["a0", "a1", "b0", "b1", "a2", "a3", "b2", "b3"]
+    assert (measured["a"].calls, measured["b"].calls) == (4, 4)
+    assert measured["a"].wall_seconds > 0

@@ -172,3 +172,35 @@ def test_absolute_goal_and_missing_figures() -> None:
     assert rows["replay_rate"]["verdict"] == "N/A"
     assert rows["redis_store_p95_vs_ping"]["verdict"] == "N/A"
     assert len(rows) == len(GOALS)
+
+
+def test_interleaved_floor_is_preferred_to_the_floor_section() -> None:
+    """A PING measured in alternation with the stores beats the earlier floor."""
+    doc = document(
+        floor={"ping": op(0.1)},
+        modes={"redis": mode("Redis", store=op(0.5), paired_ping=op(0.3))},
+    )
+
+    row = evaluate(_goal("redis_store_p95_vs_ping"), doc)
+
+    assert row["reference"] == 0.3
+    assert row["verdict"] == "MET"
+
+
+def test_paired_floor_errors_are_not_problems() -> None:
+    """A failing reference loop (limits) does not fail our run."""
+    doc = document(
+        modes={"redis": mode("Redis", store=op(0.5), paired_limits_hit=op(errors=5))}
+    )
+
+    assert problems(doc) == []
+
+
+def test_shared_server_adds_a_note() -> None:
+    """Script time read on a busy shared server is flagged as approximate."""
+    redis_mode = mode("Redis", store_many=op(throughput=1000.0))
+    redis_mode["script_cost"] = {"usec_per_call": 5000.0, "shared": True}
+
+    row = evaluate(_goal("store_many_vs_server"), document(modes={"redis": redis_mode}))
+
+    assert "approximate" in row["note"]
