@@ -47,7 +47,9 @@ class RedisClusterProcesses:
     others keep serving their slots.
 
     Args:
-        masters: Number of masters (at least 3, as ``redis-cli`` requires).
+        masters: Number of masters: 1 (a single node owning every slot, the
+            baseline of a throughput comparison) or at least 3 (what
+            ``redis-cli --cluster create`` accepts).
         replicas: Replicas per master.
         node_timeout_ms: ``cluster-node-timeout``; failover takes a few times it.
     """
@@ -98,6 +100,13 @@ class RedisClusterProcesses:
         return self
 
     def _create(self, timeout: float) -> None:
+        if self.masters == 1 and self.replicas == 0:
+            client = _client(self.nodes[0].port)
+            try:
+                client.execute_command("CLUSTER ADDSLOTSRANGE", 0, KEY_SLOTS - 1)
+            finally:
+                client.close()
+            return
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
         command = ["redis-cli", "--cluster", "create", *addresses]
         command += ["--cluster-replicas", str(self.replicas), "--cluster-yes"]
