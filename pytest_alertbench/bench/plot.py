@@ -7,7 +7,7 @@ from pathlib import Path
 INSTALL_HINT = "pip install 'alert-storage[plot]'"
 
 
-def write_plot(latencies: dict[str, list[float]], path: Path) -> str:
+def write_plot(latencies: dict[str, list[float]], path: Path) -> tuple[bool, str]:
     """Draw one box per mode and operation (milliseconds, log scale) to ``path``.
 
     Args:
@@ -15,7 +15,7 @@ def write_plot(latencies: dict[str, list[float]], path: Path) -> str:
         path: The PNG to write.
 
     Returns:
-        A line for the report: where the plot went, or why there is none.
+        Whether a plot was written, and a line saying where or why not.
     """
     try:
         import matplotlib
@@ -23,10 +23,10 @@ def write_plot(latencies: dict[str, list[float]], path: Path) -> str:
         matplotlib.use("Agg")
         from matplotlib import pyplot
     except ImportError:
-        return f"--plot needs matplotlib ({INSTALL_HINT}); no plot written"
+        return False, f"--plot needs matplotlib ({INSTALL_HINT}); no plot written"
     shown = {label: values for label, values in latencies.items() if values}
     if not shown:
-        return "--plot: nothing was measured; no plot written"
+        return False, "--plot: nothing was measured; no plot written"
     figure, axes = pyplot.subplots(figsize=(10, 1 + 0.45 * len(shown)))
     labels = list(shown)
     axes.boxplot(
@@ -42,4 +42,4 @@ def write_plot(latencies: dict[str, list[float]], path: Path) -> str:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     pyplot.close(figure)
-    return f"Plot written to: {path}"
+    return True, f"Plot written to: {path}"

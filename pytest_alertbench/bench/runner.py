@@ -133,7 +133,8 @@ def run(settings: Settings, out: TextIO | None = None) -> int:
     stdout.write(format_report(document))
     stdout.write(f"Results written to: {path}\n")
     if settings.plot:
-        stdout.write(write_plot(samples, path.with_suffix(".png")) + "\n")
+        written, line = write_plot(samples, path.with_suffix(".png"))
+        print(line, file=stdout if written else sys.stderr)
     code: int = document["overall"]["exit_code"]
     return code
 

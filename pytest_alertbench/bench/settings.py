@@ -116,6 +116,27 @@ class Settings:
     argv: tuple[str, ...] = ()
 
 
+_TARGET_HELP = {
+    "store_p95_ms": "store P95 target, ms",
+    "get_p95_ms": "filtered get_active P95 target, ms",
+    "throughput_ops": "concurrent store throughput target, ops/s",
+    "fallback_p95_ms": "store P95 while Redis is down target, ms",
+}
+_WORKLOAD_HELP = {
+    "operations": "single-threaded stores per mode",
+    "get_operations": "get_active calls per mode and query kind",
+    "threads": "threads of the concurrent section",
+    "ops_per_thread": "stores per thread",
+    "batch_size": "alerts per store_many call",
+    "batches": "store_many calls per mode",
+    "fsync_operations": 'stores with fsync="always"',
+    "legacy_operations": "timed legacy JSON-rewrite stores",
+    "legacy_prefill": "alerts in the legacy JSON file before timing",
+    "outage_operations": "stores before, during and after the outage",
+    "dup_ratio": "share of stores repeating a firing alert",
+}
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser that raises ``UsageError`` instead of exiting."""
 
@@ -129,17 +150,41 @@ def build_parser() -> argparse.ArgumentParser:
         prog="alertbench run",
         description="Measure every alert storage mode against the Phase 2A "
         "targets, the machine's floor and the legacy implementations.",
+        epilog="Exit codes: 0 all targets met, 1 a target missed (or a mode "
+        "failed), 2 usage error or unreachable Redis. Without --redis-url only "
+        "the file and memory modes run.",
     )
-    parser.add_argument("--redis-url", help="Redis to measure (redis, cascade modes)")
+    parser.add_argument(
+        "--redis-url", metavar="URL", help="Redis to measure (password redacted)"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer operations")
-    parser.add_argument("--json-dir", type=Path, default=Path(), help="results dir")
-    parser.add_argument("--plot", action="store_true", help="write a latency PNG")
-    parser.add_argument("--config", type=Path, help="JSON or TOML config file")
-    for name in (f.name for f in dataclasses.fields(Targets)):
-        parser.add_argument(f"--target-{name.replace('_', '-')}", type=float)
-    for item in dataclasses.fields(Workload):
-        kind = float if item.name == "dup_ratio" else int
-        parser.add_argument(f"--{item.name.replace('_', '-')}", type=kind)
+    parser.add_argument(
+        "--json-dir",
+        type=Path,
+        default=Path(),
+        metavar="DIR",
+        help="where the results JSON goes (default: current directory)",
+    )
+    parser.add_argument(
+        "--plot", action="store_true", help="also write a latency PNG (matplotlib)"
+    )
+    parser.add_argument(
+        "--config", type=Path, metavar="PATH", help="JSON or TOML (3.11+) config file"
+    )
+    defaults, quick = Workload(), Workload.quick()
+    for name, text in _TARGET_HELP.items():
+        flag = f"--target-{name.replace('_', '-')}"
+        default = getattr(Targets(), name)
+        parser.add_argument(flag, type=float, metavar="N", help=f"{text} ({default:g})")
+    for name, text in _WORKLOAD_HELP.items():
+        kind = float if name == "dup_ratio" else int
+        counts = f"{getattr(defaults, name):g}, quick {getattr(quick, name):g}"
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=kind,
+            metavar="N",
+            help=f"{text} ({counts})",
+        )
     parser.add_argument(
         "--skip", action="append", choices=SECTIONS, default=[], help="skip a section"
     )

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pytest_alertbench.bench.goals import evaluate_goals
+from pytest_alertbench.bench.plot import write_plot
 from pytest_alertbench.bench.report import format_report, ms
 from pytest_alertbench.bench.results import (
     SCHEMA,
@@ -144,3 +148,16 @@ def test_base_document_keys_and_redacted_url() -> None:
     assert doc["target_thresholds"]["store_p95_ms"] == 100.0
     assert doc["workload"]["threads"] == 10
     assert "s3cret" not in json.dumps(doc)
+
+
+def test_plot_without_matplotlib_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--plot is an extra: without matplotlib it explains and writes nothing."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+
+    written, line = write_plot({"Memory store": [0.001]}, tmp_path / "p.png")
+
+    assert not written
+    assert "pip install 'alert-storage[plot]'" in line
+    assert not (tmp_path / "p.png").exists()
