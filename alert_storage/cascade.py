@@ -138,8 +138,8 @@ class CascadeStorage(AlertStorage):
         self,
         tiers: Sequence[AlertStorage],
         *,
-        retry_interval: float = 1.0,
-        max_retry_interval: float = 15.0,
+        retry_interval: float = 0.5,
+        max_retry_interval: float = 5.0,
         jitter: float = 0.2,
         drain_timeout: float = 2.0,
         timer: Callable[[], float] | None = None,
@@ -344,22 +344,41 @@ class CascadeStorage(AlertStorage):
         return self._mode
 
     def close(self) -> None:
-        """Close every tier; alerts still pending in memory are lost (logged)."""
+        """Close every tier, after one last attempt to replay what memory holds.
+
+        Alerts still pending in a memory tier after that attempt are lost, and
+        a WARNING says how many.
+
+        Raises:
+            StorageUnavailableError: a tier failed to close (the others are
+                closed anyway).
+        """
         with self._probe_lock:
-            memory = [
-                t for t in self._tiers[1:] if isinstance(t.storage, MemoryStorage)
-            ]
-            for tier in memory:
-                lost = tier.storage.count_pending()
-                if lost:
-                    logger.warning(
-                        "closing alert storage with %d items pending replay in "
-                        "tier %s; they are lost",
-                        lost,
-                        tier.name,
-                    )
+            if self._memory_pending():
+                self._recover(force=True)
+            for tier, lost in self._memory_pending():
+                logger.warning(
+                    "closing alert storage with %d items pending replay in tier "
+                    "%s; they are lost",
+                    lost,
+                    tier.name,
+                )
+            failure: StorageUnavailableError | None = None
             for tier in self._tiers:
-                tier.storage.close()
+                try:
+                    tier.storage.close()
+                except StorageUnavailableError as exc:
+                    failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    def _memory_pending(self) -> list[tuple[_Tier, int]]:
+        held = [
+            (t, t.storage.count_pending())
+            for t in self._tiers[1:]
+            if type(t.storage) is MemoryStorage
+        ]
+        return [(tier, n) for tier, n in held if n]
 
     # -- operations -----------------------------------------------------------
 

@@ -581,3 +581,16 @@ def test_close_logs_what_memory_still_holds(caplog: pytest.LogCaptureFixture) ->
 
     assert "1 items pending replay in tier memory" in caplog.text
     assert [t.state for t in cascade._tiers] == [TierState.DOWN, TierState.UP]
+
+
+def test_close_replays_memory_into_a_tier_that_came_back() -> None:
+    """close() makes one last replay, so memory's alerts reach a recovered tier."""
+    top = FlakyStorage("a")
+    cascade = CascadeStorage([top, MemoryStorage()], timer=ManualClock(0.0))
+    top.up = False
+    cascade.store(make_alert(1))
+    top.up = True
+
+    cascade.close()
+
+    assert [a.labels["n"] for a in top.get_active()] == ["1"]
