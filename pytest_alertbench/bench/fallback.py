@@ -103,6 +103,7 @@ def _outage(
         "max_retry_interval": MAX_RETRY_INTERVAL,
         "before": before.as_dict(),
         "degraded": degraded["store"].as_dict(),
+        "first_degraded_call_ms": _first_ms(degraded["store"]),
         "paired_file_store": degraded["file_store"].as_dict(),
         "after": after.as_dict(),
         "replayed": replayed,
@@ -163,6 +164,11 @@ def _recover(cascade: AlertStorage, arriving: list[Alert]) -> dict[str, Any]:
             break
         time.sleep(ARRIVAL_GAP)
     return {"recovery_seconds": None, "recovery_calls": calls}
+
+
+def _first_ms(measured: Measurement) -> float | None:
+    """Latency of the first call after the kill: it meets the failure first."""
+    return measured.latencies[0] * 1000 if measured.latencies else None
 
 
 def _metric(cascade: AlertStorage, name: str) -> int:

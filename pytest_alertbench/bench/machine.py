@@ -11,6 +11,8 @@ from typing import Any
 
 import redis
 
+import alert_storage
+
 PACKAGES = ("alert-storage", "redis", "hiredis", "orjson", "limits", "portalocker")
 
 
@@ -48,8 +50,14 @@ def redis_info(client: redis.Redis) -> dict[str, Any]:
 
 
 def commit_info(directory: Path | None = None) -> dict[str, Any] | None:
-    """Return the git commit of ``directory`` (default: cwd) and if it is dirty."""
-    cwd = directory or Path.cwd()
+    """Return the git commit of the code measured, and whether it is dirty.
+
+    Args:
+        directory: Where to ask git; by default the directory of the
+            ``alert_storage`` package (an editable install sits in its
+            checkout), else None when that is not a git checkout.
+    """
+    cwd = directory or Path(alert_storage.__file__).resolve().parent
     sha = _git(cwd, "rev-parse", "HEAD")
     if sha is None:
         return None

@@ -249,6 +249,9 @@ def _fallback(section: dict[str, Any]) -> str | None:
                 f" P99 {ms(entry['p99_ms'])},"
                 f" max {ms(entry['max_ms'])}; {_statuses(entry.get('statuses', {}))}"
             )
+    if section.get("first_degraded_call_ms") is not None:
+        first = ms(section["first_degraded_call_ms"])
+        lines.append(f"  First store after the kill (detects it): {first}")
     if section.get("recovery_seconds") is not None:
         lines.append(
             f"  Recovery: serving from Redis {section['recovery_seconds']:.3f}s after"

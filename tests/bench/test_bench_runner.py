@@ -130,6 +130,7 @@ def test_quick_embedded_default_end_to_end(tmp_path: Path) -> None:
     assert data["modes"]["file"]["operations"]["store"]["calls"] == 60
     assert data["fallback"]["status"] == "skipped"
     assert data["legacy"]["json_rewrite"]["dedup"]["stores"] == 20
+    assert len(data["commit"]["sha"]) == 40
 
 
 @pytest.mark.redis
