@@ -149,15 +149,17 @@ def test_compare_reads_pytest_benchmark_json(tmp_path: Path) -> None:
 def test_compare_reads_any_json_with_named_figures() -> None:
     """Other documents (the benchmark runner's) are read by their figure keys."""
     document = {
-        "modes": [
+        "modes": {"memory": {"operations": {"store": {"p95_ms": 0.02}}}},
+        "runs": [
             {"mode": "redis", "store": {"p95_ms": 0.4, "throughput_ops": 2500}},
-            {"mode": "file", "store": {"p95_ms": 0.1}},
+            {"mode": "file", "store": {"p95_ms": 0.1, "label": "File"}},
         ],
         "version": 1,
     }
     assert extract_run(document) == {
-        "modes/redis/store": {"p95_ms": 0.4, "throughput_ops": 2500.0},
-        "modes/file/store": {"p95_ms": 0.1},
+        "modes/memory/operations/store": {"p95_ms": 0.02},
+        "runs/redis/store": {"p95_ms": 0.4, "throughput_ops": 2500.0},
+        "runs/file/store": {"p95_ms": 0.1},
     }
 
 
