@@ -105,6 +105,11 @@ def run_mode(
         storage = spec.build()
     except UNBUILDABLE as exc:
         return _skipped(result, exc)
+    # A backend that cannot open (a directory it may not write...) is a
+    # finding of the run, reported as an error of this mode.
+    except Exception as exc:
+        result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"
+        return result
     try:
         _run_sections(spec, storage, load, skip, progress, result)
         result.metrics = storage.metrics()

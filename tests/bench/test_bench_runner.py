@@ -30,6 +30,13 @@ TINY = [
     "--legacy-prefill", "50",
     "--outage-operations", "30",
 ]  # fmt: skip
+# Targets no machine misses, so that the exit code says nothing about speed.
+LENIENT = [
+    "--target-store-p95-ms", "1e6",
+    "--target-get-p95-ms", "1e6",
+    "--target-throughput-ops", "1e-6",
+    "--target-fallback-p95-ms", "1e6",
+]  # fmt: skip
 SCHEMA_KEYS = {
     "schema",
     "start_time",
@@ -111,7 +118,8 @@ def test_missed_target_exits_1(
 
 def test_quick_embedded_default_end_to_end(tmp_path: Path) -> None:
     """The script from the repo root, no Redis: memory and file, report and JSON."""
-    done = _run_script("--quick", "--json-dir", str(tmp_path / "out"), *TINY, cwd=ROOT)
+    out = tmp_path / "out"
+    done = _run_script("--quick", "--json-dir", str(out), *TINY, *LENIENT, cwd=ROOT)
 
     assert done.returncode == 0, done.stderr
     assert "Redis URL: none (embedded default: file and memory)" in done.stdout
@@ -119,7 +127,7 @@ def test_quick_embedded_default_end_to_end(tmp_path: Path) -> None:
     assert "[BENCHMARK] Testing File mode (60 operations)" in done.stdout
     assert "[OVERALL] Phase 2A Performance: MEETS TARGETS" in done.stdout
     assert "\r" not in done.stderr  # no progress bar on a pipe
-    data = _results(tmp_path / "out")
+    data = _results(out)
     assert set(data) >= SCHEMA_KEYS
     assert set(data["modes"]) == {
         "memory",
@@ -143,10 +151,11 @@ def test_quick_with_redis_end_to_end(tmp_path: Path, redis_url: str) -> None:
         "--json-dir",
         str(tmp_path),
         *TINY,
+        *LENIENT,
         cwd=tmp_path,
     )
 
-    assert done.returncode in (0, 1), done.stderr
+    assert done.returncode == 0, done.stderr + done.stdout[-2000:]
     data = _results(tmp_path)
     modes = data["modes"]
     assert modes["redis"]["status"] == "measured"
@@ -160,7 +169,7 @@ def test_quick_with_redis_end_to_end(tmp_path: Path, redis_url: str) -> None:
     if fallback["status"] == "measured":
         assert fallback["degraded"]["statuses"].get("backend:file") == 30
         assert fallback["lost"] == 0
-    assert done.returncode == data["overall"]["exit_code"]
+    assert data["overall"]["exit_code"] == 0
     client = redis.Redis.from_url(redis_url)
     try:
         leftovers = list(client.scan_iter(match=f"*{data['namespace']}*"))

@@ -6,8 +6,11 @@ from typing import Any
 
 import pytest
 
+from alert_storage import StorageUnavailableError
 from pytest_alertbench.bench.goals import GOALS, evaluate, evaluate_goals
-from pytest_alertbench.bench.settings import Targets
+from pytest_alertbench.bench.modes import ModeSpec, run_mode
+from pytest_alertbench.bench.progress import Progress
+from pytest_alertbench.bench.settings import Targets, Workload
 from pytest_alertbench.bench.verdicts import evaluate_targets, overall, problems
 
 from .docs_builders import document, mode, op
@@ -204,3 +207,27 @@ def test_shared_server_adds_a_note() -> None:
     row = evaluate(_goal("store_many_vs_server"), document(modes={"redis": redis_mode}))
 
     assert "approximate" in row["note"]
+
+
+def test_a_mode_that_cannot_open_is_an_error_not_a_skip() -> None:
+    """A backend raising on open fails the run; one not built yet is skipped."""
+
+    def broken() -> Any:
+        raise StorageUnavailableError("disk gone")
+
+    def missing() -> Any:
+        raise NotImplementedError
+
+    progress = Progress(1, enabled=False)
+    failed = run_mode(
+        ModeSpec("file", "File", broken), Workload(), frozenset(), progress
+    )
+    absent = run_mode(
+        ModeSpec("redis", "Redis", missing), Workload(), frozenset(), progress
+    )
+
+    assert (failed.status, failed.reason) == (
+        "error",
+        "StorageUnavailableError: disk gone",
+    )
+    assert absent.status == "skipped"
