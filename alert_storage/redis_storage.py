@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from alert_storage.base import ActiveQuery, AlertStorage, ReplayItem, retained
@@ -82,8 +83,10 @@ class RedisStorage(AlertStorage):
     so every key of one namespace lives in one Redis Cluster slot.
 
     Args:
-        client: A ``redis://``, ``rediss://`` or ``unix://`` URL, or an existing
-            ``redis.Redis`` (or cluster) client, which keeps its own settings.
+        client: A ``redis://``, ``rediss://``, ``unix://``, ``redis+cluster://``
+            or ``redis+sentinel://`` URL, or an existing ``redis.Redis``,
+            ``RedisCluster`` or Sentinel ``master_for`` client, which keeps its
+            own settings.
         namespace: Letters, digits, ``_``, ``.``, ``-``; up to 64 characters.
         policy: Windows and limits.
         clock: Time source in epoch seconds; its value is passed to the
@@ -246,6 +249,11 @@ class RedisStorage(AlertStorage):
     def ping(self) -> bool:
         """Return True if Redis answers PING now."""
         try:
+            if isinstance(self.client, RedisCluster):
+                # Only this namespace's shard matters: one dead shard must not
+                # fail every namespace's recovery probe.
+                node = self.client.get_node_from_key(self.prefix + "i")
+                return bool(self.client.ping(target_nodes=node))
             return bool(self.client.ping())
         except (redis.RedisError, OSError):
             return False
