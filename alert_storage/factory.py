@@ -21,9 +21,9 @@ def open_storage(url: str, **options: Any) -> AlertStorage:
     ``memory://`` gives a ``MemoryStorage``; ``file:///path/to/dir`` a
     ``FileStorage`` on that directory; ``redis://``, ``rediss://``,
     ``unix://``, ``redis+cluster://host:port[,host:port]`` and
-    ``redis+sentinel://host:port[,host:port]/service`` a ``RedisStorage``. With ``fallback_dir=...`` a Redis URL gives
-    a ``CascadeStorage`` of Redis, then a file tier in that directory, then
-    memory.
+    ``redis+sentinel://host:port[,host:port]/service`` a ``RedisStorage``.
+    With ``fallback_dir=...`` a Redis URL gives a ``CascadeStorage`` of Redis,
+    then a file tier in that directory, then memory.
 
     Args:
         url: Where to store alerts.

@@ -252,7 +252,9 @@ class RedisStorage(AlertStorage):
             if isinstance(self.client, RedisCluster):
                 # Only this namespace's shard matters: one dead shard must not
                 # fail every namespace's recovery probe.
-                node = self.client.get_node_from_key(self.prefix + "i")
+                node = self.client.get_node_from_key(  # type: ignore[no-untyped-call]
+                    self.prefix + "i"
+                )
                 return bool(self.client.ping(target_nodes=node))
             return bool(self.client.ping())
         except (redis.RedisError, OSError):
