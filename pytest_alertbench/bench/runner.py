@@ -12,6 +12,7 @@ import sys
 import tempfile
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -213,40 +214,38 @@ class _Bench:
         self._extras(document, rss_start)
 
     def _extras(self, document: dict[str, Any], rss_start: int | None) -> None:
-        skip, url = self.settings.skip, self.url
-        no_redis = sections.skipped("no --redis-url (embedded default)")
+        skip = self.settings.skip
         if "limits" not in skip:
-            document["limits"] = (
-                sections.guarded(
-                    "limits",
-                    lambda: sections.limits_section(
-                        url, f"{self.namespace}-limits", self.load
-                    ),
-                )
-                if url
-                else no_redis
-            )
+            document["limits"] = self._with_redis("limits", self._limits)
             self.progress.step("limits")
         if "legacy" not in skip:
             document["legacy"] = self._legacy(document)
             self.progress.step("legacy")
         if "fallback" not in skip:
-            document["fallback"] = (
-                sections.guarded(
-                    "fallback",
-                    lambda: fallback.fallback_section(
-                        self.load, self.work / "fallback", f"{self.namespace}-outage"
-                    ),
-                )
-                if url
-                else no_redis
-            )
+            document["fallback"] = self._with_redis("fallback", self._fallback)
             self.progress.step("fallback")
         if "memory" not in skip:
             document["memory"] = sections.guarded(
                 "memory", lambda: self._memory(rss_start)
             )
             self.progress.step("memory")
+
+    def _with_redis(
+        self, name: str, func: Callable[[str], dict[str, Any]]
+    ) -> dict[str, Any]:
+        url = self.url
+        if url is None:
+            return sections.skipped("no --redis-url (embedded default)")
+        return sections.guarded(name, lambda: func(url))
+
+    def _limits(self, url: str) -> dict[str, Any]:
+        return sections.limits_section(url, f"{self.namespace}-limits", self.load)
+
+    def _fallback(self, url: str) -> dict[str, Any]:
+        # The outage needs a server of its own to kill, not the one at ``url``.
+        return fallback.fallback_section(
+            self.load, self.work / "fallback", f"{self.namespace}-outage"
+        )
 
     def _legacy(self, document: dict[str, Any]) -> dict[str, Any]:
         modes = document["modes"]
@@ -284,8 +283,14 @@ class _Bench:
         )
 
     def _specs(self) -> list[ModeSpec]:
+        specs = self._file_specs()
+        if self.url is not None:
+            specs += self._redis_specs(self.url)
+        return specs
+
+    def _file_specs(self) -> list[ModeSpec]:
         work, load = self.work, self.load
-        specs = [
+        return [
             ModeSpec("memory", "Memory", lambda: MemoryStorage(policy=BENCH_POLICY)),
             ModeSpec(
                 "file", "File", lambda: FileStorage(work / "file", policy=BENCH_POLICY)
@@ -307,27 +312,27 @@ class _Bench:
                 paired=pairs.fsync_pairs(work / "paired-fsync.jsonl"),
             ),
         ]
-        url = self.url
-        if url is not None:
-            specs += [
-                ModeSpec(
-                    "redis",
-                    "Redis",
-                    lambda: RedisStorage(
-                        url, namespace=f"{self.namespace}-redis", policy=BENCH_POLICY
-                    ),
-                    redis_client=lambda storage: getattr(storage, "client", None),
-                    paired=pairs.redis_pairs(url, f"{self.namespace}-plimits"),
+
+    def _redis_specs(self, url: str) -> list[ModeSpec]:
+        namespace = self.namespace
+        return [
+            ModeSpec(
+                "redis",
+                "Redis",
+                lambda: RedisStorage(
+                    url, namespace=f"{namespace}-redis", policy=BENCH_POLICY
                 ),
-                ModeSpec(
-                    "redis_cascade",
-                    "Redis_Cascade",
-                    lambda: fallback.open_cascade(
-                        url, work / "cascade", f"{self.namespace}-cascade"
-                    ),
+                redis_client=lambda storage: getattr(storage, "client", None),
+                paired=pairs.redis_pairs(url, f"{namespace}-plimits"),
+            ),
+            ModeSpec(
+                "redis_cascade",
+                "Redis_Cascade",
+                lambda: fallback.open_cascade(
+                    url, self.work / "cascade", f"{namespace}-cascade"
                 ),
-            ]
-        return specs
+            ),
+        ]
 
     def _steps(self) -> int:
         skip = self.settings.skip
