@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 UNAVAILABLE = "unavailable"
 MAX_TRANSITIONS = 100
+# Bulk replay passes before the gated one, and the size at which to stop early.
+BULK_PASSES = 3
+STRAGGLERS = 100
 # A client whose single call can block longer than this delays every fallback.
 SLOW_FALLBACK_SECONDS = 1.0
 _T = TypeVar("_T")
@@ -443,10 +446,21 @@ class CascadeStorage(AlertStorage):
                 continue
             finally:
                 self._leave(tier)
-            with self._cond:
-                tier.served += 1
+            self._served(tier, fell_back=bool(errors))
             return result
         self._all_failed(operation, errors)
+
+    def _served(self, tier: _Tier, *, fell_back: bool) -> None:
+        with self._cond:
+            tier.served += 1
+            higher = self._tiers[: tier.index]
+            if not fell_back and any(t.state is TierState.UP for t in higher):
+                # A call under way while a higher tier took over again wrote
+                # below it: schedule a replay of what it left there.
+                self._sweep_at = min(
+                    self._sweep_at, self._timer() + self.retry_interval
+                )
+                self._reschedule()
 
     def _enter(self, start: int) -> _Tier | None:
         with self._cond:
@@ -591,12 +605,16 @@ class CascadeStorage(AlertStorage):
     def _replay(self, target: _Tier, sources: list[_Tier]) -> bool:
         """Replay ``sources`` into ``target`` and let it serve; False on failure."""
         moved = 0
+        switching = target.state is not TierState.UP
         try:
-            if target.state is not TierState.UP:
-                # A bulk pass while the lower tier keeps serving, so that the
+            for _ in range(BULK_PASSES if switching else 0):
+                # Bulk passes while the lower tier keeps serving, so that the
                 # gated pass below only has the stragglers left to move.
-                moved += self._replay_pass(target, sources)
-            with self._gated(sources):
+                bulk = self._replay_pass(target, sources)
+                moved += bulk
+                if bulk <= STRAGGLERS:
+                    break
+            with self._gated(sources) if switching else contextlib.nullcontext():
                 moved += self._replay_pass(target, sources)
                 self._promote(target, sources, moved)
         except AlertStorageError as exc:
@@ -609,7 +627,21 @@ class CascadeStorage(AlertStorage):
             )
             self._trip(target, exc, f"replay into {target.name} failed")
             return False
+        self._sweep_if_left(sources)
         return True
+
+    def _sweep_if_left(self, sources: list[_Tier]) -> None:
+        """Schedule another replay if calls wrote below after the last pass."""
+        left = 0
+        for source in sources:
+            with contextlib.suppress(StorageUnavailableError):
+                left += source.storage.count_pending()
+        if left:
+            with self._cond:
+                self._sweep_at = min(
+                    self._sweep_at, self._timer() + self.retry_interval
+                )
+                self._reschedule()
 
     def _replay_pass(self, target: _Tier, sources: list[_Tier]) -> int:
         """Export from every source, import into target, discard; return count."""
@@ -646,14 +678,13 @@ class CascadeStorage(AlertStorage):
             drained = self._cond.wait_for(
                 lambda: all(t.in_flight == 0 for t in sources), self.drain_timeout
             )
+        if not drained:
+            logger.info("replay went ahead with calls still running below")
         try:
             yield
         finally:
             with self._cond:
                 self._gate_open = True
-                if not drained:
-                    # A call still running may write after the last export.
-                    self._sweep_at = self._timer() + self.retry_interval
                 self._cond.notify_all()
 
     def _promote(self, target: _Tier, sources: list[_Tier], moved: int) -> None:

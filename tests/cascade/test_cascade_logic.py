@@ -594,3 +594,35 @@ def test_close_replays_memory_into_a_tier_that_came_back() -> None:
     cascade.close()
 
     assert [a.labels["n"] for a in top.get_active()] == ["1"]
+
+
+def test_a_call_held_past_the_drain_timeout_is_replayed_later() -> None:
+    """A store that gives up waiting at the switch lands below; a sweep moves it."""
+    s = Setup()
+    s.cascade.drain_timeout = 0.01
+    s.top.up = False
+    s.cascade.store(make_alert(1))
+    late: list[Any] = []
+
+    def store_in_a_thread(n: int) -> None:
+        worker = threading.Thread(
+            target=lambda: late.append(s.cascade.store(make_alert(n)))
+        )
+        worker.start()
+        worker.join(5)
+
+    def during_the_bulk_pass() -> None:
+        store_in_a_thread(2)  # gives the gated pass something to import
+        s.top.on_import = lambda: store_in_a_thread(3)
+
+    s.top.on_import = during_the_bulk_pass
+    s.recover()
+    assert [r.backend for r in late] == ["secondary", "secondary"]
+    assert s.cascade.mode == "primary"
+    assert s.low.count_pending() == 1
+
+    s.timer.advance(RETRY)
+    s.cascade.count_active()
+
+    assert sorted(a.labels["n"] for a in s.top.get_active()) == ["1", "2", "3"]
+    assert s.low.count_pending() == 0
