@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from pytest_alertbench.bench.settings import Settings
 
 SCHEMA = "alertbench.phase2a/1"
 FILE_PREFIX = "benchmark_results_phase2a_"
+_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
 # Options whose value may hold a password.
 _URL_OPTIONS = ("--redis-url",)
 
@@ -100,6 +102,22 @@ def write_json(document: dict[str, Any], path: Path) -> Path:
         Path(temp).unlink(missing_ok=True)
         raise
     return path
+
+
+def scrub(value: Any) -> Any:
+    """Return ``value`` with a password in any URL inside any string masked.
+
+    The last guard before anything is printed or written: error messages and
+    metrics from the libraries are redacted already, this catches what a new
+    field would let through.
+    """
+    if isinstance(value, str):
+        return _URL.sub(lambda match: redact_url(match.group(0)), value)
+    if isinstance(value, dict):
+        return {key: scrub(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub(item) for item in value]
+    return value
 
 
 def _finite(value: Any) -> Any:

@@ -130,6 +130,7 @@ def run(settings: Settings, out: TextIO | None = None) -> int:
         if client is not None:
             client.close()
     _judge(settings, document, started, logs.counts)
+    document = results.scrub(document)
     path = results.write_json(document, results.results_path(json_dir, started))
     stdout.write(format_report(document))
     stdout.write(f"Results written to: {path}\n")

@@ -19,6 +19,7 @@ from pytest_alertbench.bench.results import (
     base_document,
     redact_argv,
     results_path,
+    scrub,
     write_json,
 )
 from pytest_alertbench.bench.settings import Targets, parse_settings
@@ -161,3 +162,20 @@ def test_plot_without_matplotlib_says_how_to_get_it(
     assert not written
     assert "pip install 'alert-storage[plot]'" in line
     assert not (tmp_path / "p.png").exists()
+
+
+def test_scrub_masks_urls_anywhere_in_the_document() -> None:
+    """A password inside any string of the document is masked, structure kept."""
+    doc = {
+        "fallback": {"why": ["at redis://app:pw123@db:6379 refused", 3]},
+        "url": "redis://:***@db:6379/0",
+        "n": 1.5,
+    }
+
+    clean = scrub(doc)
+
+    assert clean == {
+        "fallback": {"why": ["at redis://app:***@db:6379 refused", 3]},
+        "url": "redis://:***@db:6379/0",
+        "n": 1.5,
+    }

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 import redis
 
 from pytest_alertbench.bench.runner import main
-from pytest_alertbench.servers import free_port
+from pytest_alertbench.servers import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "performance" / "benchmark_alert_storage.py"
@@ -176,3 +177,29 @@ def test_quick_with_redis_end_to_end(tmp_path: Path, redis_url: str) -> None:
     finally:
         client.close()
     assert leftovers == []
+
+
+def test_password_never_printed_nor_written(
+    private_redis: Callable[..., RedisServer],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With a password-protected Redis, stdout, stderr and the JSON hide it."""
+    server = private_redis()
+    admin = redis.Redis(port=server.port)
+    admin.config_set("requirepass", "pw-0xDEADBEEF")
+    admin.close()
+    url = f"redis://:pw-0xDEADBEEF@127.0.0.1:{server.port}/0"
+    skip = ["--skip", "fallback", "--skip", "legacy", "--skip", "memory"]
+
+    code = main(
+        ["--redis-url", url, "--json-dir", str(tmp_path), *TINY, *LENIENT, *skip]
+    )
+
+    captured = capsys.readouterr()
+    written = next(tmp_path.glob("benchmark_results_phase2a_*.json")).read_text()
+    assert code == 0, captured.err
+    assert f"Redis URL: redis://:***@127.0.0.1:{server.port}/0" in captured.out
+    assert json.loads(written)["modes"]["redis"]["status"] == "measured"
+    for text in (captured.out, captured.err, written):
+        assert "pw-0xDEADBEEF" not in text
