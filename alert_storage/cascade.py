@@ -291,8 +291,9 @@ class CascadeStorage(AlertStorage):
 
         Returns:
             ``operations`` (as every backend), ``mode``, ``tiers`` (per tier:
-            ``state``, ``served``, ``fallbacks`` and its own ``operations``
-            with count, errors and P50/P95/P99), ``fallbacks``,
+            ``state``, ``served``, ``fallbacks``, ``pending`` (None for the
+            first) and its own ``operations`` with count, errors and
+            P50/P95/P99), ``fallbacks``,
             ``transitions_total``, ``transitions`` (the latest, oldest first),
             ``transition_counts``, ``degraded_seconds``, ``pending_replay``,
             ``replayed`` and ``replay_failures``.
@@ -303,6 +304,7 @@ class CascadeStorage(AlertStorage):
                 "state": t.state.value,
                 "served": t.served,
                 "fallbacks": t.fallbacks,
+                "pending": t.pending if t.index else None,
                 "operations": t.storage.metrics().get("operations", {}),
             }
             for t in self._tiers
@@ -331,10 +333,18 @@ class CascadeStorage(AlertStorage):
             }
 
     def ping(self) -> bool:
-        """Return True if the serving tier answers (never raises)."""
-        with self._cond:
-            tier = next((t for t in self._tiers if t.state is TierState.UP), None)
-        return tier is not None and tier.storage.ping()
+        """Return True if some tier can serve calls now (never raises).
+
+        A tier that does not answer is treated like one that failed a call.
+        """
+        for tier in self._tiers:
+            if tier.state is not TierState.UP:
+                continue
+            if tier.storage.ping():
+                return True
+            failure = StorageUnavailableError(f"{tier.name} does not answer ping")
+            self._trip(tier, failure, f"{tier.name} does not answer ping")
+        return False
 
     def probe(self) -> str:
         """Probe every failed tier now, replay what is due, and return the mode.
@@ -422,6 +432,11 @@ class CascadeStorage(AlertStorage):
             return resolved
 
         return self._route("resolve", call)
+
+    def import_replayed(self, items: Sequence[ReplayItem]) -> None:
+        """Merge replayed items into the serving tier (see ``AlertStorage``)."""
+        batch = list(items)
+        self._route("import_replayed", lambda t: t.storage.import_replayed(batch))
 
     def _count_active(self) -> int:
         return self._route("count_active", lambda tier: tier.storage.count_active())

@@ -626,3 +626,26 @@ def test_a_call_held_past_the_drain_timeout_is_replayed_later() -> None:
 
     assert sorted(a.labels["n"] for a in s.top.get_active()) == ["1", "2", "3"]
     assert s.low.count_pending() == 0
+
+
+def test_ping_answers_for_the_cascade_and_trips_a_silent_tier(setup: Setup) -> None:
+    """ping is True while any tier answers; a tier that does not is skipped."""
+    setup.top.up = False
+
+    assert setup.cascade.ping() is True
+    assert setup.cascade.mode == "secondary"
+    setup.low.up = False
+    assert setup.cascade.ping() is False
+
+
+def test_import_replayed_goes_to_the_serving_tier(setup: Setup) -> None:
+    """A cascade takes replays like a backend: into the tier serving now."""
+    donor = MemoryStorage(clock=setup.clock)
+    donor.store(make_alert(4))
+    setup.top.up = False
+
+    setup.cascade.import_replayed(donor.export_pending())
+
+    assert [a.labels["n"] for a in setup.low.get_active()] == ["4"]
+    setup.recover()
+    assert [a.labels["n"] for a in setup.top.get_active()] == ["4"]
