@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import multiprocessing
 import os
@@ -10,6 +11,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -234,28 +236,29 @@ def test_processes_never_exceed_the_rate_limit(
 
 
 def test_forked_child_uses_its_own_descriptors(
-    open_file: Callable[..., FileStorage], clock: ManualClock
+    open_file: Callable[..., FileStorage],
 ) -> None:
-    """A storage inherited through fork reopens its files and stays consistent."""
+    """After fork, parent and child exclude each other: no duplicate lost."""
     storage = open_file()
-    storage.store(_alert("BeforeFork"))
+    storage.store(_alert("Forked"))
     with warnings.catch_warnings():
-        # Python 3.12+ warns about fork in a process with threads; this child
-        # only stores one alert and exits.
+        # Python 3.12+ warns about fork in a process with threads; the child
+        # only stores alerts and exits.
         warnings.simplefilter("ignore", DeprecationWarning)
         pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         code = 1
         try:
-            result = storage.store(_alert("BeforeFork"))
-            code = 0 if result.count == 2 else 2
+            counts = [storage.store(_alert("Forked")).count for _ in range(300)]
+            code = 0 if counts == sorted(set(counts)) else 2
         finally:
             os._exit(code)
+    counts = [storage.store(_alert("Forked")).count for _ in range(300)]
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+    assert counts == sorted(set(counts))
     [alert] = storage.get_active()
-    assert alert.count == 2
-    assert storage.store(_alert("BeforeFork")).count == 3
+    assert alert.count == 601
 
 
 # -- compaction --------------------------------------------------------------
@@ -534,6 +537,23 @@ def test_removed_directory_is_unavailable_until_it_is_back(
     other = open_file()
     assert other.store(_alert("After")).count == 2
     assert storage.get_active()[0].count == 2
+    _assert_waits_for_the_lock(directory, lambda: storage.store(_alert("After")))
+
+
+def _assert_waits_for_the_lock(directory: Path, call: Callable[[], object]) -> None:
+    """``call`` must not finish while another open file holds the lock file."""
+    fd = os.open(directory / "journal.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        worker = threading.Thread(target=call)
+        worker.start()
+        worker.join(0.3)
+        blocked = worker.is_alive()
+    finally:
+        os.close(fd)
+    worker.join(10)
+    assert blocked
+    assert not worker.is_alive()
 
 
 def test_corrupt_record_in_the_middle_is_skipped(
