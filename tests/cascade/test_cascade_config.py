@@ -143,3 +143,13 @@ def test_no_password_in_logs_errors_health_or_metrics(
     assert not [text for text in seen if SECRET in text]
     cascade.close()
     only_redis.close()
+
+
+def test_unusable_fallback_directory_fails_at_open(tmp_path: Path) -> None:
+    """A fallback directory that cannot be made stops the cascade from opening."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    url = f"redis://127.0.0.1:{free_port()}/0"
+
+    with pytest.raises(StorageUnavailableError):
+        CascadeStorage.from_url(url, fallback_dir=blocker / "alerts")
