@@ -150,3 +150,43 @@ def _fake_redis_server() -> Any:
     import fakeredis
 
     return fakeredis.FakeServer()
+
+
+# --- hypothesis profiles ---
+# dev: quick local runs; ci: more examples, reproducible, no deadline since
+# real I/O on a busy machine is slow at random; thorough: thousands of steps.
+# HYPOTHESIS_PROFILE picks one; ``--hypothesis-profile`` on the command line
+# wins because hypothesis's own plugin loads it after this file.
+def _register_hypothesis_profiles() -> None:
+    from datetime import timedelta
+
+    from hypothesis import HealthCheck, settings
+
+    slow_ok = [HealthCheck.too_slow, HealthCheck.data_too_large]
+    settings.register_profile(
+        "dev",
+        max_examples=10,
+        stateful_step_count=20,
+        deadline=timedelta(seconds=2),
+    )
+    settings.register_profile(
+        "ci",
+        max_examples=40,
+        stateful_step_count=30,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        print_blob=True,
+        suppress_health_check=slow_ok,
+    )
+    settings.register_profile(
+        "thorough",
+        max_examples=400,
+        stateful_step_count=100,
+        deadline=None,
+        suppress_health_check=slow_ok,
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+_register_hypothesis_profiles()
