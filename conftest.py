@@ -13,6 +13,7 @@ import redis
 
 from alert_storage import (
     AlertStorage,
+    CascadeStorage,
     FileStorage,
     MemoryStorage,
     RedisStorage,
@@ -24,7 +25,7 @@ from pytest_alertbench.config import redis_required, resolve_redis_url
 from pytest_alertbench.servers import RedisServer, redis_server_available
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-BACKENDS = ("memory", "file", "fakeredis", "redis")
+BACKENDS = ("memory", "file", "fakeredis", "redis", "cascade")
 
 StorageFactory = Callable[..., AlertStorage]
 
@@ -115,8 +116,11 @@ def make_storage(
 
     yield make
     for storage in opened:
-        if isinstance(storage, RedisStorage):
-            storage.drop()
+        redis_tier = (
+            storage.tiers[0] if isinstance(storage, CascadeStorage) else storage
+        )
+        if isinstance(redis_tier, RedisStorage):
+            redis_tier.drop()
         storage.close()
 
 
@@ -142,6 +146,16 @@ def _build(
     if kind == "redis":
         url = request.getfixturevalue("redis_url")
         return RedisStorage(url, namespace=namespace, policy=policy, clock=clock)
+    if kind == "cascade":
+        url = request.getfixturevalue("redis_url")
+        return CascadeStorage.from_url(
+            url,
+            fallback_dir=tmp_path / "fallback",
+            namespace=namespace,
+            policy=policy,
+            clock=clock,
+            **options,
+        )
     raise ValueError(f"unknown backend kind {kind!r}")
 
 

@@ -1,6 +1,7 @@
 """Deduplicated, rate-limited alert storage on Redis, a file, or memory."""
 
 from alert_storage.base import AlertStorage
+from alert_storage.cascade import CascadeStorage, FallbackDelayWarning
 from alert_storage.errors import (
     AlertStorageError,
     ConfigurationError,
@@ -30,7 +31,9 @@ __all__ = [
     "AlertStatus",
     "AlertStorage",
     "AlertStorageError",
+    "CascadeStorage",
     "ConfigurationError",
+    "FallbackDelayWarning",
     "FileStorage",
     "InvalidAlertError",
     "InvalidQueryError",

@@ -16,6 +16,7 @@ THREADED = [
     pytest.param("memory", marks=pytest.mark.memory),
     pytest.param("file", marks=pytest.mark.file),
     pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("cascade", marks=[pytest.mark.cascade, pytest.mark.redis]),
 ]
 
 
@@ -32,7 +33,7 @@ def _check_one_fingerprint(statuses: list[StoreStatus], counts: list[int]) -> No
 
 @pytest.mark.parametrize("kind", THREADED)
 def test_threads_storing_one_fingerprint(kind: str, make_storage: Make) -> None:
-    """8 threads x 40 stores of one alert: one STORED, the rest DUPLICATE, counts 1..N."""
+    """8 threads x 40 stores of one alert: one STORED, N-1 DUPLICATE, counts 1..N."""
     storage = make_storage(kind)
     barrier = threading.Barrier(8)
 

@@ -28,7 +28,10 @@ Make = Callable[..., AlertStorage]
 
 
 @pytest.fixture(
-    params=[pytest.param(kind, marks=getattr(pytest.mark, kind)) for kind in BACKENDS]
+    params=[
+        pytest.param(kind, marks=getattr(pytest.mark, kind), id=kind)
+        for kind in BACKENDS
+    ]
 )
 def kind(request: pytest.FixtureRequest) -> str:
     """The backend under test."""
@@ -194,7 +197,7 @@ def test_rate_limit_rejects_and_reports_retry_after(
 def test_rate_window_edge_and_rejections_not_counted(
     kind: str, make_storage: Make, manual_clock: ManualClock
 ) -> None:
-    """An admission leaves the window exactly rate_window later; rejections don't count."""
+    """Admissions leave the window exactly rate_window later; rejections don't count."""
     policy = StoragePolicy(dedup_window=1000, rate_limit=3, rate_window=RATE_WINDOW)
     storage = make_storage(kind, policy=policy, clock=manual_clock)
     start = manual_clock()
@@ -518,7 +521,7 @@ def test_import_replayed_merges_idempotently(
     created = target.get(new_one.alert_id or "")
     assert created is not None and created.count == 1
     assert target.count_active() == 2
-    replayed_dup = [i for i in items if getattr(i, "name", "") == "HighCPU"][0]
+    replayed_dup = next(i for i in items if getattr(i, "name", "") == "HighCPU")
     via_alias = target.get(replayed_dup.id or "")
     assert via_alias is not None and via_alias.id == existing.alert_id
     assert target.store(alert()).count == 5
