@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from alert_storage import MemoryStorage
+from alert_storage import Alert, MemoryStorage
 from pytest_alertbench.bench import workload
 from pytest_alertbench.bench.legacy import (
     DedupCheck,
@@ -30,22 +30,33 @@ def test_json_store_dedups_when_used_from_one_thread(tmp_path: Path) -> None:
 
 
 def test_json_store_loses_dedup_when_two_writers_interleave(tmp_path: Path) -> None:
-    """Two stores that both read before either writes leave two alerts.
+    """Two stores that both read before either writes leave one alert, count 1.
 
-    The barrier in the hook forces the interleaving that unsynchronised
-    writers may have; the check reports it as incorrect.
+    The hook forces the interleaving unsynchronised writers may have: both
+    read, then one writes, then the other overwrites it. The check reports
+    the lost sighting.
     """
-    path = tmp_path / "alerts.json"
     both_read = threading.Barrier(2)
-    racing = LegacyJsonStore(path, between=lambda: both_read.wait(timeout=10))
+    one_wrote = threading.Event()
+
+    def between() -> None:
+        if both_read.wait(timeout=10) == 0:
+            one_wrote.wait(timeout=10)
+
+    racing = LegacyJsonStore(tmp_path / "alerts.json", between=between)
     copies = workload.same_alert(2, "race")
 
+    def store(alert: Alert) -> str:
+        status = racing.store(alert)
+        one_wrote.set()
+        return status
+
     check = dedup_check(
-        racing.store, lambda: json_held(racing, copies[0]), [[copies[0]], [copies[1]]]
+        store, lambda: json_held(racing, copies[0]), [[copies[0]], [copies[1]]]
     )
 
     assert check.stored == 2
-    assert check.alerts_held == 1
+    assert (check.alerts_held, check.final_count) == (1, 1)
     assert check.lost_updates == 1
     assert not check.correct
 
