@@ -414,7 +414,8 @@ class FileStorage(AlertStorage):
         """Return True if a new file can be written in the directory now."""
         if self._closed:
             return False
-        probe = os.path.join(self._directory, f".ping.{os.getpid()}")
+        name = f".ping.{os.getpid()}.{threading.get_ident()}"
+        probe = os.path.join(self._directory, name)
         try:
             fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _CLOEXEC, 0o600)
             try:
@@ -521,7 +522,7 @@ def _check_options(
     if not _is_number(fsync_interval) or not 0 <= fsync_interval < math.inf:
         raise ConfigurationError("fsync_interval must be a finite number >= 0")
     if isinstance(compact_bytes, bool) or not isinstance(compact_bytes, int):
-        raise ConfigurationError("compact_bytes must be a positive integer")
+        compact_bytes = 0
     if compact_bytes < 1:
         raise ConfigurationError("compact_bytes must be a positive integer")
 

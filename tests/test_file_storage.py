@@ -324,6 +324,29 @@ def test_other_process_keeps_working_across_compaction(
     assert {a.count for a in reopened.get_active(source="child", limit=200)} == {2}
 
 
+_WITHOUT_ORJSON = """
+import sys
+sys.modules["orjson"] = None  # the import fails: the json fallback is used
+from alert_storage import Alert, FileStorage
+with FileStorage(sys.argv[1]) as storage:
+    print(storage.store(Alert("Écho", "info", "db", "naïve ✓", {"k": "v\\n{x}"})).count)
+"""
+
+
+def test_journal_is_the_same_with_and_without_orjson(
+    open_file: Callable[..., FileStorage], tmp_path: Path
+) -> None:
+    """Records written with the json fallback and with orjson read back alike."""
+    storage = open_file(clock=None)
+    storage.store(Alert("Écho", "info", "db", "naïve ✓", {"k": "v\n{x}"}))
+    command = [sys.executable, "-c", _WITHOUT_ORJSON, str(tmp_path / "alerts")]
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "2"
+    [alert] = storage.get_active()
+    assert (alert.count, alert.message, alert.labels) == (2, "naïve ✓", {"k": "v\n{x}"})
+    assert len(_journal_lines(tmp_path / "alerts")) == 2
+
+
 # -- options, files, lifecycle -----------------------------------------------
 
 
