@@ -185,7 +185,7 @@ def _register_hypothesis_profiles() -> None:
     )
     settings.register_profile(
         "ci",
-        max_examples=40,
+        max_examples=100,
         stateful_step_count=30,
         derandomize=True,
         deadline=None,

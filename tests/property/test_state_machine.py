@@ -9,35 +9,45 @@ from hypothesis.stateful import run_state_machine_as_test
 from .machine import StorageMachine
 
 
-def _run(kind: str, redis_url: str | None = None) -> None:
+def _run(kind: str, share: float, redis_url: str | None = None) -> None:
+    """Run the machine on ``kind`` for ``share`` of the profile's examples.
+
+    Memory gets the full share because it is cheap and shares its engine
+    with the file backend; fakeredis runs the same Lua as real Redis but
+    slowly, so it gets the smallest share.
+    """
     machine = type(
         f"StorageMachine_{kind}",
         (StorageMachine,),
         {"kind": kind, "redis_url": redis_url},
     )
+    current = settings.default or settings()
+    examples = max(5, int(current.max_examples * share))
     # A deadline would bound a whole run of many steps, not one operation.
-    run_state_machine_as_test(machine, settings=settings(deadline=None))
+    run_state_machine_as_test(
+        machine, settings=settings(max_examples=examples, deadline=None)
+    )
 
 
 @pytest.mark.memory
 def test_memory_matches_model() -> None:
     """MemoryStorage agrees with the model after every step."""
-    _run("memory")
+    _run("memory", 1.0)
 
 
 @pytest.mark.file
 def test_file_matches_model() -> None:
     """FileStorage agrees with the model after every step."""
-    _run("file")
+    _run("file", 0.5)
 
 
 @pytest.mark.fakeredis
 def test_fakeredis_matches_model() -> None:
     """RedisStorage on fakeredis (Lua scripts) agrees with the model."""
-    _run("fakeredis")
+    _run("fakeredis", 0.3)
 
 
 @pytest.mark.redis
 def test_real_redis_matches_model(redis_url: str) -> None:
     """RedisStorage on the shared Redis server agrees with the model."""
-    _run("redis", redis_url)
+    _run("redis", 0.6, redis_url)
