@@ -183,6 +183,9 @@ class FileStorage(AlertStorage):
                     self._append(events)
                     self._maybe_compact()
                 return result
+            except StorageUnavailableError:
+                # A ConnectionError, hence an OSError: already worded.
+                raise
             except OSError as exc:
                 self._stale = True
                 raise self._unavailable("cannot write", exc) from exc
@@ -194,16 +197,15 @@ class FileStorage(AlertStorage):
         with self._mutex:
             if self._closed:
                 raise StorageUnavailableError("file storage is closed")
-            try:
-                if self._stale or self._journal_changed():
-                    self._lock(_SHARED)
-                    try:
-                        self._refresh(writing=False)
-                    finally:
-                        self._unlock()
-            except OSError as exc:
-                self._stale = True
-                raise self._unavailable("cannot read", exc) from exc
+            if self._stale or self._journal_changed():
+                self._lock(_SHARED)
+                try:
+                    self._refresh(writing=False)
+                except OSError as exc:
+                    self._stale = True
+                    raise self._unavailable("cannot read", exc) from exc
+                finally:
+                    self._unlock()
             return operation(self._state, self.clock())
 
     def _run(self, operation: _Operation[_T], now: float) -> _T:
@@ -256,7 +258,10 @@ class FileStorage(AlertStorage):
     def _journal_changed(self) -> bool:
         if self._journal_fd < 0:
             return True
-        status = os.fstat(self._journal_fd)
+        try:
+            status = os.fstat(self._journal_fd)
+        except OSError:
+            return True  # the refresh under the lock reopens or reports it
         return status.st_size != self._offset or status.st_nlink == 0
 
     def _refresh(self, *, writing: bool) -> None:

@@ -548,9 +548,9 @@ def test_removed_directory_is_unavailable_until_it_is_back(
     shutil.rmtree(directory)
 
     assert storage.ping() is False
-    with pytest.raises(StorageUnavailableError):
+    with pytest.raises(StorageUnavailableError, match="ENOENT"):
         storage.store(_alert("During"))
-    with pytest.raises(StorageUnavailableError):
+    with pytest.raises(StorageUnavailableError, match=r"cannot read.*ENOENT"):
         storage.count_active()
 
     directory.mkdir(mode=0o700)
