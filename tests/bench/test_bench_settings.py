@@ -77,6 +77,16 @@ def test_toml_config_is_read(tmp_path: Path) -> None:
     assert settings.workload.threads == 4
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 11), reason="3.10 has no tomllib")
+def test_toml_config_on_python_310_is_a_usage_error(tmp_path: Path) -> None:
+    """Without tomllib a .toml config is refused with a pointer to JSON."""
+    config = tmp_path / "bench.toml"
+    config.write_text("[targets]\nget_p95_ms = 3.5\n")
+
+    with pytest.raises(UsageError, match="use a JSON file"):
+        parse_settings(["--config", str(config)])
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
