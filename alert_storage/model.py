@@ -42,6 +42,9 @@ class Severity(str, enum.Enum):
         raise InvalidAlertError("severity", f"{value!r} is not one of {allowed}")
 
 
+_SEVERITIES = {s.value: s for s in Severity}
+
+
 class AlertStatus(str, enum.Enum):
     """Whether a stored alert is still firing."""
 
@@ -57,7 +60,7 @@ class StoreStatus(str, enum.Enum):
     RATE_LIMITED = "rate_limited"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Alert:
     """A monitoring alert.
 
@@ -198,21 +201,24 @@ def make_stored_alert(
 ) -> Alert:
     """Build a stored alert from trusted backend data without re-validating it."""
     alert = object.__new__(Alert)
-    set_ = object.__setattr__
-    set_(alert, "name", name)
-    set_(alert, "severity", Severity(severity))
-    set_(alert, "source", source)
-    set_(alert, "message", message)
-    set_(alert, "labels", labels)
-    set_(alert, "annotations", annotations)
-    set_(alert, "timestamp", timestamp)
-    set_(alert, "id", alert_id)
-    set_(alert, "count", count)
-    set_(alert, "first_seen", first_seen)
-    set_(alert, "last_seen", last_seen)
-    set_(alert, "status", status)
-    set_(alert, "resolved_at", resolved_at)
-    set_(alert, "fingerprint", fingerprint)
+    # Frozen dataclasses forbid attribute assignment; filling __dict__ directly
+    # is the cheap way to build many read results.
+    alert.__dict__.update(
+        name=name,
+        severity=_SEVERITIES[severity],
+        source=source,
+        message=message,
+        labels=labels,
+        annotations=annotations,
+        timestamp=timestamp,
+        id=alert_id,
+        count=count,
+        first_seen=first_seen,
+        last_seen=last_seen,
+        status=status,
+        resolved_at=resolved_at,
+        fingerprint=fingerprint,
+    )
     return alert
 
 

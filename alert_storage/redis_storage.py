@@ -127,6 +127,7 @@ class RedisStorage(AlertStorage):
             name: client.register_script(sources[name]) for name in sources
         }
         self._fixed_keys = [self.prefix + "i", self.prefix + "f", self.prefix + "d"]
+        self._next_sweep = float("-inf")
 
     def __repr__(self) -> str:
         return (
@@ -146,28 +147,33 @@ class RedisStorage(AlertStorage):
             policy.rate_limit,
             self._alert_ttl(),
             math.ceil(policy.rate_window) + _TTL_MARGIN,
-            repr(now - policy.dedup_window - 1.0),
+            self._sweep_bound(now),
             repr(now - policy.retention - 1.0),
             len(alerts),
         ]
         for alert in alerts:
+            alert_id = new_alert_id()
             args += (
-                new_alert_id(),
+                alert_id,
                 alert.fingerprint,
-                alert.name,
                 alert.severity.value,
-                alert.source,
                 source_hash(alert.source),
-                alert.message,
-                dumps(alert.labels),
-                dumps(alert.annotations),
-                repr(alert.timestamp if alert.timestamp is not None else now),
+                _record_blob(alert, alert_id, now),
+                dumps((alert.message, alert.annotations)),
             )
         reply = self._run("store_alert", self._fixed_keys, args)
         return [
             self._store_result(alert, reply[3 * i : 3 * i + 3], now)
             for i, alert in enumerate(alerts)
         ]
+
+    def _sweep_bound(self, now: float) -> str:
+        # Housekeeping runs at most once per second of clock time: it only
+        # bounds memory, the rules never depend on it.
+        if now < self._next_sweep:
+            return ""
+        self._next_sweep = now + 1.0
+        return repr(now - self.policy.dedup_window - 1.0)
 
     def _store_result(self, alert: Alert, reply: list[Any], now: float) -> StoreResult:
         code, ref, count = int(reply[0]), _text(reply[1]), int(reply[2])
@@ -211,11 +217,9 @@ class RedisStorage(AlertStorage):
             query.limit,
             repr(now),
             repr(self.policy.dedup_window),
-            query.source or "",
-            sev,
         ]
         reply = self._run("get_active", [index], args)
-        return [self._decode(reply[i : i + 13], now) for i in range(0, len(reply), 13)]
+        return [self._decode(reply[i : i + 5], now) for i in range(0, len(reply), 5)]
 
     def _resolve(self, fingerprint: str) -> bool:
         now = self.clock()
@@ -314,17 +318,14 @@ class RedisStorage(AlertStorage):
             len(records),
         ]
         for r in records:
+            origin = r.id or new_alert_id()
             args += (
-                r.id,
+                origin,
                 r.fingerprint,
-                r.name,
                 r.severity.value,
-                r.source,
                 source_hash(r.source),
-                r.message,
-                dumps(r.labels),
-                dumps(r.annotations),
-                repr(r.timestamp),
+                _record_blob(r, origin, r.first_seen or 0.0),
+                dumps((r.message, r.annotations)),
                 r.count,
                 repr(r.first_seen),
                 repr(r.last_seen),
@@ -358,27 +359,46 @@ class RedisStorage(AlertStorage):
         )
 
     def _decode(self, f: Sequence[Any], now: float) -> Alert:
-        # Field order of get_alert.lua and get_active.lua.
-        last_seen = float(f[11])
-        resolved_at = float(f[12]) if f[12] is not None else None
+        # Field order of get_alert.lua and get_active.lua: b, m, cnt, ls, ra.
+        alert_id, fingerprint, name, severity, source, labels, ts, fs = loads(f[0])
+        message, annotations = loads(f[1])
+        last_seen = float(f[3])
+        resolved_at = float(f[4]) if f[4] is not None else None
         if resolved_at is None and now >= last_seen + self.policy.dedup_window:
             resolved_at = last_seen + self.policy.dedup_window
         return make_stored_alert(
-            alert_id=_text(f[0]),
-            fingerprint=_text(f[1]),
-            name=_text(f[2]),
-            severity=_text(f[3]),
-            source=_text(f[4]),
-            message=_text(f[5]),
-            labels=loads(f[6]),
-            annotations=loads(f[7]),
-            timestamp=float(f[8]),
-            count=int(f[9]),
-            first_seen=float(f[10]),
+            alert_id=alert_id,
+            fingerprint=fingerprint,
+            name=name,
+            severity=severity,
+            source=source,
+            message=message,
+            labels=labels,
+            annotations=annotations,
+            timestamp=ts,
+            count=int(f[2]),
+            first_seen=fs,
             last_seen=last_seen,
             status=AlertStatus.FIRING if resolved_at is None else AlertStatus.RESOLVED,
             resolved_at=resolved_at,
         )
+
+
+def _record_blob(alert: Alert, alert_id: str, first_seen: float) -> str:
+    """The immutable part of a stored alert, as one JSON array."""
+    timestamp = alert.timestamp if alert.timestamp is not None else first_seen
+    return dumps(
+        (
+            alert_id,
+            alert.fingerprint,
+            alert.name,
+            alert.severity.value,
+            alert.source,
+            alert.labels,
+            timestamp,
+            first_seen,
+        )
+    )
 
 
 def _text(value: Any) -> str:

@@ -7,14 +7,14 @@
 -- ARGV[4]  limit
 -- ARGV[5]  now
 -- ARGV[6]  dedup_window
--- ARGV[7]  required source, or '' for any (guards against hash collisions)
--- ARGV[8]  required severity, or '' for any
 --
--- Returns 13 values per alert, in the field order of get_alert.lua.
+-- Returns 5 values per alert, in the field order of get_alert.lua. The index
+-- already applies the severity and source filters (a source's index key is a
+-- 64-bit digest of the source, so two sources could only share one by a hash
+-- collision).
 -- Expiry is monotonic in the score, so the scan stops at the first expired id.
 
-local FIELDS = {'id', 'fp', 'name', 'sev', 'src', 'msg', 'lab', 'ann', 'ts',
-                'cnt', 'fs', 'ls', 'ra'}
+local FIELDS = {'b', 'm', 'cnt', 'ls', 'ra'}
 local prefix = ARGV[1]
 local limit = tonumber(ARGV[4])
 local now = tonumber(ARGV[5])
@@ -34,10 +34,8 @@ for _ = 1, 8 do
       return out
     end
     local f = redis.call('HMGET', prefix .. 'a:' .. ids[i], unpack(FIELDS))
-    if f[1] and not f[13]
-      and (ARGV[7] == '' or f[5] == ARGV[7])
-      and (ARGV[8] == '' or f[4] == ARGV[8]) then
-      for j = 1, 13 do
+    if f[1] and not f[5] then
+      for j = 1, 5 do
         out[#out + 1] = f[j]
       end
       found = found + 1

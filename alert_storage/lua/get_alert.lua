@@ -4,12 +4,10 @@
 -- KEYS[2]  prefix..'m:'..id  HASH replay marker of that id (field 'to')
 -- ARGV[1]  prefix, for the alias target's key (same hash tag)
 --
--- Returns 13 values: id, fingerprint, name, severity, source, message,
--- labels JSON, annotations JSON, timestamp, count, first_seen, last_seen,
--- resolved_at (nil unless resolved explicitly); or an empty list.
+-- Returns 5 values: the immutable record JSON, the mutable JSON, count,
+-- last_seen, resolved_at (nil unless resolved explicitly); or an empty list.
 
-local FIELDS = {'id', 'fp', 'name', 'sev', 'src', 'msg', 'lab', 'ann', 'ts',
-                'cnt', 'fs', 'ls', 'ra'}
+local FIELDS = {'b', 'm', 'cnt', 'ls', 'ra'}
 local f = redis.call('HMGET', KEYS[1], unpack(FIELDS))
 if f[1] then
   return f

@@ -12,10 +12,10 @@
 -- ARGV[3]  dedup_window
 -- ARGV[4]  seconds to keep alert hashes and markers (safety TTL)
 -- ARGV[5]  seconds to keep a source's admission set
--- ARGV[6]  number of records N; then 13 values per record:
---          origin id, fingerprint, name, severity, source, source hash,
---          message, labels JSON, annotations JSON, timestamp, count,
---          first_seen, last_seen
+-- ARGV[6]  number of records N; then 9 values per record:
+--          origin id, fingerprint, severity, source hash, the immutable record
+--          JSON (as in store_alert.lua, with the origin id), the mutable JSON,
+--          count, first_seen, last_seen
 --
 -- For each record, delta = count - (count merged before from that origin).
 -- A positive delta goes to the alert firing with the fingerprint, else to the
@@ -59,9 +59,9 @@ end
 local changed = 0
 local n = tonumber(ARGV[6])
 for i = 0, n - 1 do
-  local b = 6 + i * 13
-  local origin, fp, sev, sh = ARGV[b + 1], ARGV[b + 2], ARGV[b + 4], ARGV[b + 6]
-  local count, ls = tonumber(ARGV[b + 11]), ARGV[b + 13]
+  local b = 6 + i * 9
+  local origin, fp, sev, sh = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
+  local count, ls = tonumber(ARGV[b + 7]), ARGV[b + 9]
   local mkey = prefix .. 'm:' .. origin
   local marker = redis.call('HMGET', mkey, 'to', 'n')
   local delta = count - (tonumber(marker[2]) or 0)
@@ -81,7 +81,7 @@ for i = 0, n - 1 do
       local seen = t[1]
       if tonumber(ls) >= tonumber(t[1]) then
         seen = ls
-        redis.call('HSET', akey, 'ls', ls, 'msg', ARGV[b + 7], 'ann', ARGV[b + 9])
+        redis.call('HSET', akey, 'ls', ls, 'm', ARGV[b + 6])
         if not t[2] then
           index(target, t[3], t[4], ls)
         end
@@ -91,15 +91,13 @@ for i = 0, n - 1 do
     else
       target = origin
       local akey = prefix .. 'a:' .. target
-      redis.call('HSET', akey, 'id', target, 'fp', fp, 'name', ARGV[b + 3],
-                 'sev', sev, 'src', ARGV[b + 5], 'sh', sh, 'msg', ARGV[b + 7],
-                 'lab', ARGV[b + 8], 'ann', ARGV[b + 9], 'ts', ARGV[b + 10],
-                 'cnt', delta, 'fs', ARGV[b + 12], 'ls', ls)
+      redis.call('HSET', akey, 'b', ARGV[b + 5], 'm', ARGV[b + 6], 'fp', fp,
+                 'sev', sev, 'sh', sh, 'cnt', delta, 'ls', ls)
       redis.call('EXPIRE', akey, ttl)
       index(target, sev, sh, ls)
       point(fp, target, ls)
       local rkey = prefix .. 'r:' .. sh
-      redis.call('ZADD', rkey, ARGV[b + 12], target)
+      redis.call('ZADD', rkey, ARGV[b + 8], target)
       redis.call('EXPIRE', rkey, rate_ttl)
     end
     redis.call('HSET', mkey, 'to', target, 'n', count)

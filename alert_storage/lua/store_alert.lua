@@ -16,11 +16,18 @@
 -- ARGV[5]  rate_limit
 -- ARGV[6]  seconds to keep an alert hash after its last change (safety TTL)
 -- ARGV[7]  seconds to keep a source's admission set after its last admission
--- ARGV[8]  sweep bound: firing ids scored at or below it have surely expired
+-- ARGV[8]  sweep bound: firing ids scored at or below it have surely expired,
+--          or '' to skip housekeeping in this call
 -- ARGV[9]  purge bound: resolved ids scored at or below it are past retention
--- ARGV[10] number of alerts N; then 10 values per alert:
---          new id, fingerprint, name, severity, source, source hash,
---          message, labels JSON, annotations JSON, timestamp
+-- ARGV[10] number of alerts N; then 6 values per alert:
+--          new id, fingerprint, severity, source hash,
+--          the immutable record JSON [id, fp, name, severity, source, labels,
+--          timestamp, first_seen] for a new alert, and the mutable JSON
+--          [message, annotations]
+--
+-- An alert HASH holds 'b' (the immutable record), 'm' (the mutable part),
+-- 'fp', 'sev', 'sh' (for the indexes), 'cnt', 'ls' and, once resolved by
+-- resolve(), 'ra'.
 --
 -- Returns 3 values per alert: code (0 stored, 1 duplicate, 2 rate limited),
 -- the id (or, when rate limited, the oldest admission's score), the count.
@@ -43,25 +50,27 @@ local function unindex(id, sev, sh)
   redis.call('ZREM', prefix .. 'x:' .. sev .. ':' .. sh, id)
 end
 
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[8],
-                               'LIMIT', 0, 16)) do
-  local f = redis.call('HMGET', prefix .. 'a:' .. id, 'sev', 'sh', 'ls')
-  if f[1] then
-    unindex(id, f[1], f[2])
-    redis.call('ZADD', KEYS[3], tonumber(f[3]) + window, id)
-  else
-    redis.call('ZREM', KEYS[1], id)
+if ARGV[8] ~= '' then
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[8],
+                                 'LIMIT', 0, 16)) do
+    local f = redis.call('HMGET', prefix .. 'a:' .. id, 'sev', 'sh', 'ls')
+    if f[1] then
+      unindex(id, f[1], f[2])
+      redis.call('ZADD', KEYS[3], tonumber(f[3]) + window, id)
+    else
+      redis.call('ZREM', KEYS[1], id)
+    end
   end
-end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[9],
-                               'LIMIT', 0, 16)) do
-  local akey = prefix .. 'a:' .. id
-  local fp = redis.call('HGET', akey, 'fp')
-  if fp and redis.call('HGET', KEYS[2], fp) == id then
-    redis.call('HDEL', KEYS[2], fp)
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[9],
+                                 'LIMIT', 0, 16)) do
+    local akey = prefix .. 'a:' .. id
+    local fp = redis.call('HGET', akey, 'fp')
+    if fp and redis.call('HGET', KEYS[2], fp) == id then
+      redis.call('HDEL', KEYS[2], fp)
+    end
+    redis.call('DEL', akey)
+    redis.call('ZREM', KEYS[3], id)
   end
-  redis.call('DEL', akey)
-  redis.call('ZREM', KEYS[3], id)
 end
 
 local function index(id, sev, sh)
@@ -74,17 +83,17 @@ end
 local out = {}
 local n = tonumber(ARGV[10])
 for i = 0, n - 1 do
-  local b = 10 + i * 10
-  local new_id, fp, sev, sh = ARGV[b + 1], ARGV[b + 2], ARGV[b + 4], ARGV[b + 6]
+  local b = 10 + i * 6
+  local new_id, fp, sev, sh = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
   local done = false
 
   local cur = redis.call('HGET', KEYS[2], fp)
   if cur then
     local akey = prefix .. 'a:' .. cur
-    local f = redis.call('HMGET', akey, 'ls', 'ra')
+    local f = redis.call('HMGET', akey, 'ls', 'ra', 'cnt')
     if f[1] and not f[2] and now < tonumber(f[1]) + window then
-      local count = redis.call('HINCRBY', akey, 'cnt', 1)
-      redis.call('HSET', akey, 'ls', now_s, 'msg', ARGV[b + 7], 'ann', ARGV[b + 9])
+      local count = tonumber(f[3]) + 1
+      redis.call('HSET', akey, 'cnt', count, 'ls', now_s, 'm', ARGV[b + 6])
       redis.call('EXPIRE', akey, alert_ttl)
       index(cur, sev, sh)
       out[#out + 1] = 1
@@ -104,10 +113,8 @@ for i = 0, n - 1 do
       out[#out + 1] = 0
     else
       local akey = prefix .. 'a:' .. new_id
-      redis.call('HSET', akey, 'id', new_id, 'fp', fp, 'name', ARGV[b + 3],
-                 'sev', sev, 'src', ARGV[b + 5], 'sh', sh, 'msg', ARGV[b + 7],
-                 'lab', ARGV[b + 8], 'ann', ARGV[b + 9], 'ts', ARGV[b + 10],
-                 'cnt', 1, 'fs', now_s, 'ls', now_s)
+      redis.call('HSET', akey, 'b', ARGV[b + 5], 'm', ARGV[b + 6], 'fp', fp,
+                 'sev', sev, 'sh', sh, 'cnt', 1, 'ls', now_s)
       redis.call('EXPIRE', akey, alert_ttl)
       redis.call('HSET', KEYS[2], fp, new_id)
       redis.call('ZADD', rkey, now_s, new_id)
