@@ -177,15 +177,24 @@ class AlertStorage(ABC):
         if not isinstance(alert, Alert):
             raise InvalidAlertError("alert", f"expected Alert, not {type(alert)}")
         policy = self.policy
-        _check_size("name", alert.name, policy.max_name_bytes)
-        _check_size("source", alert.source, policy.max_name_bytes)
-        _check_size("message", alert.message, policy.max_message_bytes)
-        _check_pairs("labels", alert.labels, policy.max_labels, policy.max_name_bytes)
+        name_bytes = policy.max_name_bytes
+        text_bytes = policy.max_message_bytes
+        label_chars, annotation_chars = _text_profile(alert)
+        # A character is at most 4 UTF-8 bytes: most alerts pass on lengths
+        # alone, without encoding anything.
+        if (
+            4 * max(len(alert.name), len(alert.source), label_chars) <= name_bytes
+            and 4 * max(len(alert.message), annotation_chars) <= text_bytes
+            and len(alert.labels) <= policy.max_labels
+            and len(alert.annotations) <= policy.max_labels
+        ):
+            return
+        _check_size("name", alert.name, name_bytes)
+        _check_size("source", alert.source, name_bytes)
+        _check_size("message", alert.message, text_bytes)
+        _check_pairs("labels", alert.labels, policy.max_labels, name_bytes, name_bytes)
         _check_pairs(
-            "annotations",
-            alert.annotations,
-            policy.max_labels,
-            policy.max_message_bytes,
+            "annotations", alert.annotations, policy.max_labels, name_bytes, text_bytes
         )
 
     # -- replay hooks used by the cascade -----------------------------------
@@ -353,10 +362,34 @@ def _check_size(field_name: str, text: str, limit: int) -> None:
 
 
 def _check_pairs(
-    field_name: str, pairs: Any, max_items: int, max_value_bytes: int
+    field_name: str,
+    pairs: Any,
+    max_items: int,
+    max_key_bytes: int,
+    max_value_bytes: int,
 ) -> None:
     if len(pairs) > max_items:
         raise InvalidAlertError(field_name, f"more than {max_items} entries")
     for key, value in pairs.items():
-        _check_size(field_name, key, 1024)
+        _check_size(field_name, key, max_key_bytes)
         _check_size(field_name, value, max_value_bytes)
+
+
+def _text_profile(alert: Alert) -> tuple[int, int]:
+    """Longest label key or value, and longest annotation value, in characters.
+
+    Alerts are immutable, so the answer is cached on the alert itself.
+    """
+    cached: tuple[int, int] | None = alert.__dict__.get("_text_profile")
+    if cached is None:
+        labels = alert.labels
+        annotations = alert.annotations
+        cached = (
+            max((max(len(k), len(v)) for k, v in labels.items()), default=0),
+            max(
+                (max(len(k), len(v)) for k, v in annotations.items()),
+                default=0,
+            ),
+        )
+        alert.__dict__["_text_profile"] = cached
+    return cached

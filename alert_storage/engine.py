@@ -125,7 +125,9 @@ class AlertState:
     def apply(self, event: Event) -> None:
         """Apply one event, live or while rebuilding from a journal."""
         kind = event["t"]
-        if kind == "put":
+        if kind == "dup":
+            self._apply_dup(event)
+        elif kind == "put":
             self._apply_put(event)
         elif kind == "mark":
             self.markers[event["o"]] = (event["to"], event["n"])
@@ -167,6 +169,17 @@ class AlertState:
             else:
                 window.append(admitted)
 
+    def _apply_dup(self, event: Event) -> None:
+        # A duplicate changes four fields of a firing alert, which stays the
+        # current one for its fingerprint.
+        entry = self.entries[event["id"]]
+        entry.count = event["n"]
+        entry.last_seen = event["ls"]
+        entry.message = event["msg"]
+        entry.annotations = event["ann"]
+        self.current[entry.fingerprint] = entry
+        self.firing[entry.id] = entry
+
     def _put(self, entry: Entry, admitted: float | None = None) -> None:
         event: Event = {"t": "put", "a": entry.to_event()}
         if admitted is not None:
@@ -198,14 +211,16 @@ class AlertState:
     def _store_one(self, alert: Alert, now: float) -> StoreResult:
         current = self.current.get(alert.fingerprint)
         if current is not None and self.is_firing(current, now):
-            data = current.to_event()
-            data.update(
-                count=current.count + 1,
-                last_seen=now,
-                message=alert.message,
-                annotations=dict(alert.annotations),
+            self._emit(
+                {
+                    "t": "dup",
+                    "id": current.id,
+                    "n": current.count + 1,
+                    "ls": now,
+                    "msg": alert.message,
+                    "ann": dict(alert.annotations),
+                }
             )
-            self._emit({"t": "put", "a": data})
             return StoreResult(
                 StoreStatus.DUPLICATE,
                 current.id,

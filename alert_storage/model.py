@@ -109,6 +109,11 @@ class Alert:
         if self.timestamp is not None:
             set_(self, "timestamp", _check_time("timestamp", self.timestamp))
         set_(self, "fingerprint", label_fingerprint(self.identity_labels()))
+        # Longest label and annotation text, for the storages' size checks.
+        self.__dict__["_text_profile"] = (
+            _longest(self.labels),
+            _longest(self.annotations),
+        )
 
     def identity_labels(self) -> dict[str, str]:
         """Return the label set whose fingerprint identifies this alert."""
@@ -289,6 +294,10 @@ def _check_mapping(
         _check_encodable(field_name, item)
         checked[key] = item
     return checked
+
+
+def _longest(pairs: Mapping[str, str]) -> int:
+    return max((max(len(k), len(v)) for k, v in pairs.items()), default=0)
 
 
 def _check_time(field_name: str, value: object) -> float:

@@ -117,7 +117,7 @@ class RedisStorage(AlertStorage):
             )
         self.namespace = namespace
         self.prefix = f"as:{{{namespace}}}:"
-        self._location = "redis client"
+        self._location = _describe_client(client)
         if isinstance(client, str):
             self._location = redact_url(client)
             client = _client_from_url(client, socket_timeout, connect_timeout)
@@ -399,6 +399,18 @@ def _record_blob(alert: Alert, alert_id: str, first_seen: float) -> str:
             first_seen,
         )
     )
+
+
+def _describe_client(client: Any) -> str:
+    """Where a caller's client points, from an allowlist: host, port, db, path."""
+    try:
+        kwargs = client.connection_pool.connection_kwargs
+    except AttributeError:
+        return type(client).__name__
+    if "path" in kwargs:
+        return f"unix://{kwargs['path']}"
+    host = kwargs.get("host", "?")
+    return f"{host}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
 
 
 def _text(value: Any) -> str:

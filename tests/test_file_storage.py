@@ -163,7 +163,11 @@ def test_one_line_per_call(
     assert storage.resolve(_alert("none").fingerprint) is False
     lines = _journal_lines(tmp_path / "alerts")
     assert [len(line) for line in lines] == [3, 1, 1]
-    assert all(event["t"] == "put" for line in lines for event in line)
+    assert [[event["t"] for event in line] for line in lines] == [
+        ["put", "put", "dup"],
+        ["put"],
+        ["put"],
+    ]
 
 
 # -- sharing -----------------------------------------------------------------
