@@ -105,8 +105,14 @@ for i = 0, n - 1 do
 
   if not done then
     local rkey = prefix .. 'r:' .. sh
-    redis.call('ZREMRANGEBYSCORE', rkey, '-inf', rate_floor)
-    if redis.call('ZCARD', rkey) >= rate_limit then
+    -- Admissions that left the window are pruned only when the raw count
+    -- reaches the limit: below it, the count in the window is lower still.
+    local admitted = redis.call('ZCARD', rkey)
+    if admitted >= rate_limit then
+      redis.call('ZREMRANGEBYSCORE', rkey, '-inf', rate_floor)
+      admitted = redis.call('ZCARD', rkey)
+    end
+    if admitted >= rate_limit then
       local oldest = redis.call('ZRANGE', rkey, 0, 0, 'WITHSCORES')
       out[#out + 1] = 2
       out[#out + 1] = oldest[2]
