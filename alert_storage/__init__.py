@@ -1,7 +1,8 @@
 """Deduplicated, rate-limited alert storage on Redis, a file, or memory."""
 
 from alert_storage.base import AlertStorage
-from alert_storage.cascade import CascadeStorage, FallbackDelayWarning
+from alert_storage.cascade import CascadeStorage
+from alert_storage.cascade_parts import FallbackDelayWarning
 from alert_storage.errors import (
     AlertStorageError,
     ConfigurationError,

@@ -19,11 +19,8 @@ from alert_storage import (
     StorageUnavailableError,
     open_storage,
 )
-from alert_storage.cascade import (
-    CascadeStorage,
-    FallbackDelayWarning,
-    slow_client_settings,
-)
+from alert_storage.cascade import CascadeStorage
+from alert_storage.cascade_parts import FallbackDelayWarning, slow_client_settings
 from alert_storage.errors import ConfigurationError
 from pytest_alertbench.servers import free_port
 

@@ -19,7 +19,8 @@ from alert_storage import (
     StorageUnavailableError,
     StoreStatus,
 )
-from alert_storage.cascade import CascadeStorage, TierState
+from alert_storage.cascade import CascadeStorage
+from alert_storage.cascade_parts import TierState
 from alert_storage.errors import ConfigurationError, StorageFullError
 from alert_storage.testing import ManualClock
 
