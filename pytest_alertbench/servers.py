@@ -37,6 +37,8 @@ class RedisServer:
         appendonly: Turn on AOF persistence with ``appendfsync always``, so a
             restart after SIGKILL keeps every acknowledged write.
         extra_args: More ``redis-server`` arguments.
+        port: The port to listen on; a free one if omitted.
+        password: Started with ``--requirepass``; used for the readiness ping.
     """
 
     def __init__(
@@ -46,12 +48,14 @@ class RedisServer:
         appendonly: bool = False,
         extra_args: tuple[str, ...] = (),
         port: int | None = None,
+        password: str | None = None,
     ) -> None:
         self._own_dir = directory is None
         self.directory = Path(directory or tempfile.mkdtemp(prefix="alertbench-redis-"))
         self.port = port or free_port()
         self.appendonly = appendonly
         self.extra_args = extra_args
+        self.password = password
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -78,6 +82,8 @@ class RedisServer:
         ]
         if self.appendonly:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
+        if self.password is not None:
+            args += ["--requirepass", self.password]
         args += list(self.extra_args)
         self.process = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -89,7 +95,10 @@ class RedisServer:
         """Wait until the server answers PING (raises ``TimeoutError``)."""
         deadline = time.monotonic() + timeout
         client = redis.Redis(
-            port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5
+            port=self.port,
+            password=self.password,
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
         )
         try:
             while True:
