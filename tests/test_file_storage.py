@@ -275,7 +275,7 @@ def test_compaction_keeps_the_state(
     policy = StoragePolicy(dedup_window=30, retention=60)
     small = open_file(tmp_path / "small", policy=policy, compact_bytes=2048)
     large = open_file(tmp_path / "large", policy=policy)
-    for i in range(300):
+    for i in range(600):
         for storage in (small, large):
             storage.store(_alert(f"C{i % 25}", source=f"s{i % 25 % 3}"))
             if i % 7 == 0:
