@@ -192,11 +192,11 @@ class RedisStorage(AlertStorage):
 
     def _get(self, alert_id: str) -> Alert | None:
         keys = [self.prefix + "a:" + alert_id, self.prefix + "m:" + alert_id]
-        fields = self._run("get_alert", keys, [self.prefix])
-        if not fields:
+        reply = self._run("get_alert", keys, [self.prefix])
+        if not reply:
             return None
         now = self.clock()
-        return retained(self._decode(fields, now), now, self.policy.retention)
+        return retained(self._decode(loads(reply), now), now, self.policy.retention)
 
     def _get_active(self, query: ActiveQuery) -> list[Alert]:
         now = self.clock()
@@ -218,8 +218,8 @@ class RedisStorage(AlertStorage):
             repr(now),
             repr(self.policy.dedup_window),
         ]
-        reply = self._run("get_active", [index], args)
-        return [self._decode(reply[i : i + 5], now) for i in range(0, len(reply), 5)]
+        rows = loads(self._run("get_active", [index], args))
+        return [self._decode(row, now) for row in rows]
 
     def _resolve(self, fingerprint: str) -> bool:
         now = self.clock()
@@ -358,12 +358,13 @@ class RedisStorage(AlertStorage):
             f"redis at {self._location} unavailable: {type(exc).__name__}: {detail}"
         )
 
-    def _decode(self, f: Sequence[Any], now: float) -> Alert:
-        # Field order of get_alert.lua and get_active.lua: b, m, cnt, ls, ra.
-        alert_id, fingerprint, name, severity, source, labels, ts, fs = loads(f[0])
-        message, annotations = loads(f[1])
-        last_seen = float(f[3])
-        resolved_at = float(f[4]) if f[4] is not None else None
+    def _decode(self, row: list[Any], now: float) -> Alert:
+        # A row of get_alert.lua or get_active.lua, already parsed from JSON:
+        # [record, mutable, count, last_seen(, resolved_at)].
+        alert_id, fingerprint, name, severity, source, labels, ts, fs = row[0]
+        message, annotations = row[1]
+        last_seen = row[3]
+        resolved_at = row[4] if len(row) > 4 else None
         if resolved_at is None and now >= last_seen + self.policy.dedup_window:
             resolved_at = last_seen + self.policy.dedup_window
         return make_stored_alert(
@@ -376,9 +377,9 @@ class RedisStorage(AlertStorage):
             labels=labels,
             annotations=annotations,
             timestamp=ts,
-            count=int(f[2]),
+            count=row[2],
             first_seen=fs,
-            last_seen=last_seen,
+            last_seen=float(last_seen),
             status=AlertStatus.FIRING if resolved_at is None else AlertStatus.RESOLVED,
             resolved_at=resolved_at,
         )

@@ -8,7 +8,9 @@
 -- ARGV[5]  now
 -- ARGV[6]  dedup_window
 --
--- Returns 5 values per alert, in the field order of get_alert.lua. The index
+-- Returns one JSON text: an array with, per alert, [record, mutable, count,
+-- last_seen] (fields 'b', 'm', 'cnt', 'ls'; see store_alert.lua), so the
+-- client decodes a single string instead of five values per alert. The index
 -- already applies the severity and source filters (a source's index key is a
 -- 64-bit digest of the source, so two sources could only share one by a hash
 -- collision).
@@ -21,29 +23,31 @@ local now = tonumber(ARGV[5])
 local window = tonumber(ARGV[6])
 local out = {}
 local found = 0
+
+local function result()
+  return '[' .. table.concat(out, ',') .. ']'
+end
 local offset = 0
 
 for _ = 1, 8 do
   local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[2], ARGV[3],
                          'WITHSCORES', 'LIMIT', offset, limit)
   if #ids == 0 then
-    return out
+    return result()
   end
   for i = 1, #ids, 2 do
     if not (now < tonumber(ids[i + 1]) + window) then
-      return out
+      return result()
     end
     local f = redis.call('HMGET', prefix .. 'a:' .. ids[i], unpack(FIELDS))
     if f[1] and not f[5] then
-      for j = 1, 5 do
-        out[#out + 1] = f[j]
-      end
+      out[#out + 1] = '[' .. f[1] .. ',' .. f[2] .. ',' .. f[3] .. ',' .. f[4] .. ']'
       found = found + 1
       if found == limit then
-        return out
+        return result()
       end
     end
   end
   offset = offset + #ids / 2
 end
-return out
+return result()
