@@ -15,6 +15,10 @@ import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
+
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from alert_storage import (
     AlertStorage,
@@ -23,9 +27,13 @@ from alert_storage import (
     RedisStorage,
     StoragePolicy,
 )
+from alert_storage.cascade import CascadeStorage
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 SINGLE_KINDS = ("memory", "file", "fakeredis", "redis")
+#: Every kind ``open_backend`` opens: the single backends and a cascade of
+#: fakeredis, file and memory tiers.
+ALL_KINDS = (*SINGLE_KINDS, "cascade")
 
 #: The ``StoreResult.backend`` each kind must report.
 REPORTED_NAME = {
@@ -33,6 +41,7 @@ REPORTED_NAME = {
     "file": "file",
     "fakeredis": "redis",
     "redis": "redis",
+    "cascade": "redis",
 }
 
 Clock = Callable[[], float]
@@ -54,7 +63,7 @@ def open_backend(
     """Open an isolated, empty backend of ``kind``.
 
     Args:
-        kind: One of ``SINGLE_KINDS``.
+        kind: One of ``ALL_KINDS``.
         stack: Receives the cleanup (close, drop the namespace, remove files).
         policy: The policy for the backend.
         clock: The backend's clock.
@@ -69,6 +78,8 @@ def open_backend(
         return open_file_backend(stack, temp_dir(stack), policy=policy, clock=clock)
     if kind == "fakeredis":
         return open_fakeredis_backend(stack, policy=policy, clock=clock)
+    if kind == "cascade":
+        return open_cascade_backend(stack, policy=policy, clock=clock)[0]
     if kind == "redis":
         url = redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
         return open_redis_backend(
@@ -103,6 +114,39 @@ def open_fakeredis_backend(
         client, namespace=unique_namespace(), policy=policy, clock=clock
     )
     return _closing(stack, storage)
+
+
+def open_cascade_backend(
+    stack: ExitStack, *, policy: StoragePolicy, clock: Clock
+) -> tuple[CascadeStorage, Any]:
+    """Open a cascade of fakeredis, file and memory tiers.
+
+    The fakeredis client neither retries nor waits long, as the cascade
+    wants, and the probe timer is frozen: Redis is probed only when a test
+    calls ``probe()``, which keeps runs deterministic.
+
+    Returns:
+        The cascade and the ``FakeServer``, whose ``connected`` attribute
+        takes Redis down (False) and brings it back (True).
+    """
+    import fakeredis
+
+    server = fakeredis.FakeServer()
+    client = fakeredis.FakeRedis(
+        server=server,
+        retry=Retry(NoBackoff(), 0),
+        socket_timeout=0.25,
+        socket_connect_timeout=0.25,
+    )
+    stack.callback(client.close)
+    tiers = [
+        RedisStorage(client, namespace=unique_namespace(), policy=policy, clock=clock),
+        FileStorage(temp_dir(stack), policy=policy, clock=clock),
+        MemoryStorage(policy=policy, clock=clock),
+    ]
+    cascade = CascadeStorage(tiers, timer=lambda: 0.0)
+    stack.callback(cascade.close)
+    return cascade, server
 
 
 def open_redis_backend(

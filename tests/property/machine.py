@@ -8,6 +8,7 @@ answers must equal the model's.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import astuple
@@ -26,6 +27,7 @@ from alert_storage import AlertStorage, Severity, StoragePolicy, StoreResult
 from alert_storage.testing import ManualClock
 
 from .backends import REPORTED_NAME, open_backend
+from .cascade_model import CascadeModel
 from .model import ModelResult, ReferenceModel, fnv1a_fingerprint
 from .strategies import (
     IDENTITIES,
@@ -61,12 +63,14 @@ class StorageMachine(RuleBasedStateMachine):
 
     kind: ClassVar[str] = "memory"
     redis_url: ClassVar[str | None] = None
+    #: Runs and steps taken by this class, for the suite's report.
+    tally: ClassVar[Counter[str]] = Counter()
 
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock(START)
         self.stack = ExitStack()
-        self.model = ReferenceModel(StoragePolicy())
+        self.model: ReferenceModel | CascadeModel = ReferenceModel(StoragePolicy())
         self.seen_ids: set[str] = set()
         self.unnamed = 0
         self._storage: AlertStorage | None = None
@@ -87,6 +91,10 @@ class StorageMachine(RuleBasedStateMachine):
             redis_url=self.redis_url,
         )
 
+    def make_model(self, policy: StoragePolicy) -> ReferenceModel | CascadeModel:
+        """Return the model the backend is held to."""
+        return ReferenceModel(policy)
+
     def reported_name(self) -> str:
         """The ``StoreResult.backend`` every store must report."""
         return REPORTED_NAME[self.kind]
@@ -98,8 +106,9 @@ class StorageMachine(RuleBasedStateMachine):
     @initialize(policy=policies())
     def start(self, policy: StoragePolicy) -> None:
         """Open an empty backend with a drawn policy."""
-        self.model = ReferenceModel(policy)
+        self.model = self.make_model(policy)
         self._storage = self.open_storage(policy)
+        self.tally["runs"] += 1
 
     # -- mutations ------------------------------------------------------------
 
@@ -135,6 +144,10 @@ class StorageMachine(RuleBasedStateMachine):
         fingerprint = data.draw(anything, "fingerprint")
         got = self.storage.resolve(fingerprint)
         assert got == self.model.resolve(fingerprint, now), f"resolve -> {got}"
+        self.after_resolve()
+
+    def after_resolve(self) -> None:
+        """Hook run after each resolve (the cascade machine uses it)."""
 
     # -- time -----------------------------------------------------------------
 
@@ -187,6 +200,7 @@ class StorageMachine(RuleBasedStateMachine):
         """
         if self._storage is None:
             return
+        self.tally["steps"] += 1
         now = self.clock()
         count = self.storage.count_active()
         assert count == self.model.count_active(now), f"count_active -> {count}"

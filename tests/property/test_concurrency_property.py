@@ -21,7 +21,7 @@ from alert_storage import StoragePolicy
 from alert_storage.testing import ManualClock
 
 from .backends import (
-    SINGLE_KINDS,
+    ALL_KINDS,
     open_backend,
     open_file_backend,
     open_redis_backend,
@@ -70,10 +70,13 @@ def workloads(draw: st.DrawFn, workers: int) -> list[Round]:
 
 
 def _kind_params(kinds: tuple[str, ...]) -> list[object]:
-    return [pytest.param(k, marks=getattr(pytest.mark, k)) for k in kinds]
+    marks = {"cascade": [pytest.mark.cascade, pytest.mark.fakeredis]}
+    return [
+        pytest.param(k, marks=marks.get(k, [getattr(pytest.mark, k)])) for k in kinds
+    ]
 
 
-@pytest.mark.parametrize("kind", _kind_params(SINGLE_KINDS))
+@pytest.mark.parametrize("kind", _kind_params(ALL_KINDS))
 def test_threads_reach_a_model_state(kind: str, request: pytest.FixtureRequest) -> None:
     """Threads sharing one storage: counts, limits and results as in the model."""
     url = request.getfixturevalue("redis_url") if kind == "redis" else None

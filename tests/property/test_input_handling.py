@@ -189,7 +189,10 @@ def _apply(fields: dict[str, Any], *changes: tuple[str, Any] | None) -> dict[str
 
 
 @pytest.fixture(
-    params=[pytest.param(k, marks=getattr(pytest.mark, k)) for k in SINGLE_KINDS]
+    params=[
+        *(pytest.param(k, marks=getattr(pytest.mark, k)) for k in SINGLE_KINDS),
+        pytest.param("cascade", marks=[pytest.mark.cascade, pytest.mark.redis]),
+    ]
 )
 def storage_and_clock(
     request: pytest.FixtureRequest, make_storage: Callable[..., AlertStorage]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from .cascade_machine import CascadeMachine
 from .machine import StorageMachine
 
 
@@ -21,12 +24,20 @@ def _run(kind: str, share: float, redis_url: str | None = None) -> None:
         (StorageMachine,),
         {"kind": kind, "redis_url": redis_url},
     )
+    _run_machine(machine, share)
+
+
+def _run_machine(machine: type[StorageMachine], share: float) -> None:
     current = settings.default or settings()
     examples = max(5, int(current.max_examples * share))
+    machine.tally = Counter()
     # A deadline would bound a whole run of many steps, not one operation.
     run_state_machine_as_test(
         machine, settings=settings(max_examples=examples, deadline=None)
     )
+    # Shown with -rP: how much work the run did, for docs/testing.md.
+    tally = machine.tally
+    print(f"{machine.__name__}: {tally['runs']} runs, {tally['steps']} steps")
 
 
 @pytest.mark.memory
@@ -51,3 +62,18 @@ def test_fakeredis_matches_model() -> None:
 def test_real_redis_matches_model(redis_url: str) -> None:
     """RedisStorage on the shared Redis server agrees with the model."""
     _run("redis", 0.6, redis_url)
+
+
+@pytest.mark.cascade
+@pytest.mark.fakeredis
+def test_cascade_without_outages_matches_model() -> None:
+    """With every tier up, the cascade is indistinguishable from one backend."""
+    machine = type("CascadeAlwaysUp", (CascadeMachine,), {"outages": False})
+    _run_machine(machine, 0.3)
+
+
+@pytest.mark.cascade
+@pytest.mark.fakeredis
+def test_cascade_with_outages_matches_model() -> None:
+    """Redis going down and back: the file tier serves, then is replayed."""
+    _run_machine(CascadeMachine, 0.5)
