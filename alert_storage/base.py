@@ -65,7 +65,7 @@ class AlertStorage(ABC):
             StorageUnavailableError: the backend cannot be reached.
         """
         self.check_alert(alert)
-        return self._timed("store", self._store_batch, [alert])[0]
+        return self._timed("store", self._store_single, alert)
 
     def store_many(self, alerts: Iterable[Alert]) -> list[StoreResult]:
         """Store alerts in order, as ``store`` would one by one.
@@ -244,6 +244,9 @@ class AlertStorage(ABC):
 
     @abstractmethod
     def _store_batch(self, alerts: list[Alert]) -> list[StoreResult]: ...
+
+    def _store_single(self, alert: Alert) -> StoreResult:
+        return self._store_batch([alert])[0]
 
     @abstractmethod
     def _get(self, alert_id: str) -> Alert | None: ...

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
+import os
 import secrets
 from collections import deque
 from collections.abc import Sequence
@@ -45,9 +47,27 @@ _FIELDS = (
 )
 
 
-def new_alert_id() -> str:
-    """Return a fresh random alert id (24 lowercase hex digits)."""
-    return secrets.token_hex(12)
+class _IdSource:
+    """Alert ids: a random 64-bit prefix per process, then a counter.
+
+    24 lowercase hex digits, unique across processes (and so across cascade
+    tiers) with overwhelming probability, and cheaper than 12 random bytes per
+    id. A forked child draws a new prefix.
+    """
+
+    def __init__(self) -> None:
+        self._reseed()
+        os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = itertools.count(secrets.randbits(20))
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._counter):08x}"
+
+
+new_alert_id = _IdSource()
 
 
 class Entry:
@@ -150,10 +170,20 @@ class AlertState:
         data = event["a"]
         entry = self.entries.get(data["id"])
         if entry is None:
-            entry = self.entries[data["id"]] = Entry.from_event(data)
+            entry = Entry.from_event(data)
         else:
             for name in _FIELDS:
                 setattr(entry, name, data[name])
+        self._install(entry, event.get("adm"))
+
+    def _install(self, entry: Entry, admitted: float | None) -> None:
+        held = self.entries.get(entry.id)
+        if held is None:
+            self.entries[entry.id] = entry
+        elif held is not entry:
+            for name in _FIELDS:
+                setattr(held, name, getattr(entry, name))
+            entry = held
         current = self.current.get(entry.fingerprint)
         if current is None or current.last_seen <= entry.last_seen:
             self.current[entry.fingerprint] = entry
@@ -161,7 +191,6 @@ class AlertState:
             self.firing[entry.id] = entry
         else:
             self.firing.pop(entry.id, None)
-        admitted = event.get("adm")
         if admitted is not None:
             window = self.admissions.setdefault(entry.source, deque())
             if window and admitted < window[-1]:
@@ -181,10 +210,14 @@ class AlertState:
         self.firing[entry.id] = entry
 
     def _put(self, entry: Entry, admitted: float | None = None) -> None:
-        event: Event = {"t": "put", "a": entry.to_event()}
-        if admitted is not None:
-            event["adm"] = admitted
-        self._emit(event)
+        # The same change as applying the event, without rebuilding the entry
+        # from it: a new alert is the most common write.
+        if self.journal:
+            event: Event = {"t": "put", "a": entry.to_event()}
+            if admitted is not None:
+                event["adm"] = admitted
+            self.events.append(event)
+        self._install(entry, admitted)
 
     def _drop(self, alert_id: str) -> None:
         entry = self.entries.pop(alert_id, None)
@@ -207,6 +240,12 @@ class AlertState:
         """Store alerts in order at time ``now``."""
         self.sweep(now)
         return [self._store_one(alert, now) for alert in alerts]
+
+    def store(self, alert: Alert, now: float) -> StoreResult:
+        """Store one alert at time ``now``."""
+        if now >= self._next_sweep:
+            self.sweep(now)
+        return self._store_one(alert, now)
 
     def _store_one(self, alert: Alert, now: float) -> StoreResult:
         current = self.current.get(alert.fingerprint)

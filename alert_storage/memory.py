@@ -53,6 +53,10 @@ class MemoryStorage(AlertStorage):
         with self._lock:
             return self._state.store_batch(alerts, self.clock())
 
+    def _store_single(self, alert: Alert) -> StoreResult:
+        with self._lock:
+            return self._state.store(alert, self.clock())
+
     def _get(self, alert_id: str) -> Alert | None:
         with self._lock:
             return self._state.get(alert_id, self.clock())
