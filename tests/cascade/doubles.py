@@ -49,6 +49,9 @@ class FlakyStorage(MemoryStorage):
             raise InvalidAlertError("message", "rejected by the test double")
         return super()._store_batch(alerts)
 
+    def _store_single(self, alert: Any) -> Any:
+        return self._store_batch([alert])[0]
+
     def _get(self, alert_id: str) -> Any:
         self._check()
         return super()._get(alert_id)
