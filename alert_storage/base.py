@@ -67,6 +67,13 @@ class AlertStorage(ABC):
         self.check_alert(alert)
         return self._timed("store", self._store_single, alert)
 
+    def store_checked(self, alert: Alert) -> StoreResult:
+        """Store an alert that ``check_alert`` of an equal policy already passed.
+
+        For wrappers such as the cascade, which check once for all tiers.
+        """
+        return self._timed("store", self._store_single, alert)
+
     def store_many(self, alerts: Iterable[Alert]) -> list[StoreResult]:
         """Store alerts in order, as ``store`` would one by one.
 

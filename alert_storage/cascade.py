@@ -346,7 +346,8 @@ class CascadeStorage(AlertStorage):
     def _store_batch(self, alerts: list[Alert]) -> list[StoreResult]:
         def call(tier: _Tier) -> list[StoreResult]:
             if len(alerts) == 1:
-                results = [tier.storage.store(alerts[0])]
+                # Every tier has the cascade's policy: the alert was checked.
+                results = [tier.storage.store_checked(alerts[0])]
             else:
                 results = tier.storage.store_many(alerts)
             if results and results[0].backend != tier.name:
