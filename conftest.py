@@ -182,6 +182,7 @@ def _register_hypothesis_profiles() -> None:
         max_examples=10,
         stateful_step_count=20,
         deadline=timedelta(seconds=2),
+        suppress_health_check=slow_ok,
     )
     settings.register_profile(
         "ci",
@@ -195,7 +196,7 @@ def _register_hypothesis_profiles() -> None:
     )
     settings.register_profile(
         "thorough",
-        max_examples=400,
+        max_examples=300,
         stateful_step_count=100,
         deadline=None,
         suppress_health_check=slow_ok,

@@ -78,7 +78,10 @@ def test_alert_fingerprint_is_its_identity_hash(
     assert other.fingerprint == alert.fingerprint
 
 
-@settings(max_examples=max(2, (settings.default or settings()).max_examples // 10))
+@settings(
+    max_examples=max(2, (settings.default or settings()).max_examples // 10),
+    deadline=None,
+)
 @given(batch=st.lists(label_sets, min_size=1, max_size=30))
 def test_fingerprints_are_stable_across_processes(
     batch: list[dict[str, str]],
