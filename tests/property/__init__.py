@@ -1,0 +1,1 @@
+"""Property-based tests: a reference model and hypothesis state machines."""
