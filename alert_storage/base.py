@@ -278,11 +278,16 @@ class AlertStorage(ABC):
         return result
 
 
-def replay_order(item: ReplayItem) -> tuple[float, int]:
-    """Sort key that puts replay items from any tier in their original order."""
+def replay_time(item: ReplayItem) -> float:
+    """When a replay item happened: an alert's ``first_seen``, a resolve's time.
+
+    Each tier exports its items in their original order; merging the lists of
+    several tiers by this time (stably, as ``heapq.merge`` does) keeps that
+    order.
+    """
     if isinstance(item, ResolveIntent):
-        return (item.at, 1)
-    return (item.first_seen or 0.0, 0)
+        return item.at
+    return item.first_seen or 0.0
 
 
 class ActiveQuery:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import heapq
 import logging
 import os
 import random
@@ -18,7 +19,7 @@ from alert_storage.base import (
     ActiveQuery,
     AlertStorage,
     ReplayItem,
-    replay_order,
+    replay_time,
 )
 from alert_storage.cascade_parts import (
     TierState,
@@ -618,9 +619,7 @@ class CascadeStorage(AlertStorage):
                 continue
             if items:
                 exported.append((source, items))
-        merged = sorted(
-            (item for _, items in exported for item in items), key=replay_order
-        )
+        merged = list(heapq.merge(*(items for _, items in exported), key=replay_time))
         for start in range(0, len(merged), MAX_BATCH):
             target.storage.import_replayed(merged[start : start + MAX_BATCH])
         for source, items in exported:

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from alert_storage.base import ActiveQuery, ReplayItem, replay_order, retained
+from alert_storage.base import ActiveQuery, ReplayItem, retained
 from alert_storage.errors import StorageFullError
 from alert_storage.model import (
     Alert,
@@ -77,7 +77,9 @@ class Entry:
     computed from ``last_seen``.
     """
 
-    __slots__ = _FIELDS
+    # ``seq`` is the order in which this state learnt of the alert; it is not
+    # journaled but follows from the journal's order when rebuilt.
+    __slots__ = (*_FIELDS, "seq")
 
     id: str
     fingerprint: str
@@ -92,6 +94,7 @@ class Entry:
     first_seen: float
     last_seen: float
     resolved_at: float | None
+    seq: int
 
     def to_event(self) -> dict[str, Any]:
         """Return the record as a plain dict."""
@@ -137,7 +140,8 @@ class AlertState:
         self.firing: dict[str, Entry] = {}
         self.admissions: dict[str, deque[float]] = {}
         self.markers: dict[str, tuple[str, int]] = {}
-        self.intents: dict[tuple[str, float], ResolveIntent] = {}
+        self.intents: dict[tuple[str, float], tuple[ResolveIntent, int]] = {}
+        self._seq = itertools.count()
         self._next_sweep = float("-inf")
 
     # -- events ---------------------------------------------------------------
@@ -153,7 +157,7 @@ class AlertState:
             self.markers[event["o"]] = (event["to"], event["n"])
         elif kind == "intent":
             intent = ResolveIntent(event["fp"], event["at"])
-            self.intents[(intent.fingerprint, intent.at)] = intent
+            self.intents[(intent.fingerprint, intent.at)] = (intent, next(self._seq))
         elif kind == "drop":
             self._drop(event["id"])
         elif kind == "unintent":
@@ -179,6 +183,7 @@ class AlertState:
     def _install(self, entry: Entry, admitted: float | None) -> None:
         held = self.entries.get(entry.id)
         if held is None:
+            entry.seq = next(self._seq)
             self.entries[entry.id] = entry
         elif held is not entry:
             for name in _FIELDS:
@@ -397,15 +402,22 @@ class AlertState:
     # -- replay ---------------------------------------------------------------
 
     def export_pending(self, now: float) -> list[ReplayItem]:
-        """Return every alert held and every resolve intent, in original order."""
-        items: list[ReplayItem] = []
+        """Return every alert held and every resolve intent, in original order.
+
+        Items are ordered by time, and items at the same time by the order in
+        which this state learnt of them: an alert resolved and stored again at
+        one clock reading replays as alert, resolve, new alert.
+        """
+        keyed: list[tuple[float, int, int, ReplayItem]] = []
         for entry in self.entries.values():
-            items.append(self.view(entry, now))
+            keyed.append((entry.first_seen, entry.seq, 0, self.view(entry, now)))
             if entry.resolved_at is not None:
-                items.append(ResolveIntent(entry.fingerprint, entry.resolved_at))
-        items.extend(self.intents.values())
-        items.sort(key=replay_order)
-        return items
+                intent = ResolveIntent(entry.fingerprint, entry.resolved_at)
+                keyed.append((entry.resolved_at, entry.seq, 1, intent))
+        for intent, seq in self.intents.values():
+            keyed.append((intent.at, seq, 0, intent))
+        keyed.sort(key=lambda k: k[:3])
+        return [item for *_, item in keyed]
 
     def count_pending(self) -> int:
         """Return how many alerts and intents are held."""
@@ -474,17 +486,25 @@ class AlertState:
         self._emit({"t": "mark", "o": origin, "to": target_id, "n": record.count})
 
     def snapshot(self) -> list[Event]:
-        """Return events that rebuild the current state (for compaction)."""
-        events: list[Event] = [
-            {"t": "put", "a": e.to_event()} for e in self.entries.values()
+        """Return events that rebuild the current state (for compaction).
+
+        Alerts and intents come in the order this state learnt of them, so a
+        rebuilt state exports them in the same order.
+        """
+        ordered: list[tuple[int, Event]] = [
+            (e.seq, {"t": "put", "a": e.to_event()}) for e in self.entries.values()
         ]
+        for intent, seq in self.intents.values():
+            ordered.append(
+                (seq, {"t": "intent", "fp": intent.fingerprint, "at": intent.at})
+            )
+        ordered.sort(key=lambda pair: pair[0])
+        events = [event for _, event in ordered]
         for source, window in self.admissions.items():
             if window:
                 events.append({"t": "adm", "s": source, "at": list(window)})
         for origin, (target, count) in self.markers.items():
             events.append({"t": "mark", "o": origin, "to": target, "n": count})
-        for intent in self.intents.values():
-            events.append({"t": "intent", "fp": intent.fingerprint, "at": intent.at})
         return events
 
 

@@ -18,7 +18,6 @@ from .backends import open_cascade_backend
 from .cascade_model import CascadeModel
 from .machine import StorageMachine
 from .model import ReferenceModel
-from .strategies import TINY_STEPS
 
 
 class CascadeMachine(StorageMachine):
@@ -26,12 +25,6 @@ class CascadeMachine(StorageMachine):
 
     kind = "cascade"
     outages = True
-    #: Works around a known replay bug (see ``test_regressions.py``): when a
-    #: resolve and a later store of the same fingerprint share one clock
-    #: reading during an outage, the replay merges the store into the
-    #: resolved alert. While set, the clock moves on by a tiny step after
-    #: every resolve during an outage, so that nothing else shares its time.
-    avoid_same_instant_resolve_bug = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -57,11 +50,6 @@ class CascadeMachine(StorageMachine):
     def reported_name(self) -> str:
         """The file tier serves during an outage, Redis otherwise."""
         return "file" if self.cascade_model.degraded else "redis"
-
-    def after_resolve(self) -> None:
-        """Step past the resolve's instant while the known replay bug stands."""
-        if self.avoid_same_instant_resolve_bug and self.cascade_model.degraded:
-            self.clock.advance(TINY_STEPS[0])
 
     @precondition(lambda self: self.outages and not self.cascade_model.degraded)
     @rule()

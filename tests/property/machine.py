@@ -144,10 +144,6 @@ class StorageMachine(RuleBasedStateMachine):
         fingerprint = data.draw(anything, "fingerprint")
         got = self.storage.resolve(fingerprint)
         assert got == self.model.resolve(fingerprint, now), f"resolve -> {got}"
-        self.after_resolve()
-
-    def after_resolve(self) -> None:
-        """Hook run after each resolve (the cascade machine uses it)."""
 
     # -- time -----------------------------------------------------------------
 

@@ -1,8 +1,6 @@
 """Minimal failing examples the property tests found, kept as plain tests.
 
-A test marked ``xfail(strict=True)`` pins a bug that is not fixed yet: it
-fails (as expected) today, and turns into an error the day the bug is fixed,
-so that the mark, and any workaround in the state machines, gets removed.
+Each test pins a bug the state machines found, now fixed.
 """
 
 from __future__ import annotations
@@ -47,11 +45,6 @@ ALERT = Alert("disk_full", Severity.WARNING, "api", "disk is full")
 
 @pytest.mark.cascade
 @pytest.mark.fakeredis
-@pytest.mark.xfail(
-    strict=True,
-    reason="replay sorts by time only: a store right after a resolve at the "
-    "same clock reading is merged into the resolved alert",
-)
 def test_store_after_resolve_at_one_instant_stays_firing_after_replay(
     outage: _Outage,
 ) -> None:
@@ -79,11 +72,6 @@ def test_store_after_resolve_at_one_instant_stays_firing_after_replay(
 
 @pytest.mark.cascade
 @pytest.mark.fakeredis
-@pytest.mark.xfail(
-    strict=True,
-    reason="replay sorts by time only: a resolve recorded for Redis is applied "
-    "after a store that followed it at the same clock reading",
-)
 def test_missed_resolve_then_store_at_one_instant_stays_firing(
     outage: _Outage,
 ) -> None:
