@@ -7,7 +7,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alert_storage.errors import InvalidAlertError
 from alert_storage.fingerprint import label_fingerprint
@@ -97,6 +97,28 @@ class Alert:
     status: AlertStatus | None = field(default=None, kw_only=True)
     resolved_at: float | None = field(default=None, kw_only=True)
     fingerprint: str = field(default="", init=False)
+
+    if TYPE_CHECKING:
+        # What type checkers see: ``severity`` also takes a string, which
+        # ``__post_init__`` turns into a ``Severity``; the attribute is always
+        # a ``Severity``. At run time the dataclass generates ``__init__``.
+        def __init__(
+            self,
+            name: str,
+            severity: Severity | str,
+            source: str,
+            message: str,
+            labels: Mapping[str, str] = ...,
+            annotations: Mapping[str, str] = ...,
+            timestamp: float | None = None,
+            *,
+            id: str | None = None,  # noqa: A002 - the stored alert's id field
+            count: int = 0,
+            first_seen: float | None = None,
+            last_seen: float | None = None,
+            status: AlertStatus | None = None,
+            resolved_at: float | None = None,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         _check_text("name", self.name)
