@@ -24,6 +24,7 @@ from typing import Any, TypeGuard, TypeVar
 import portalocker
 
 from alert_storage.base import ActiveQuery, AlertStorage, ReplayItem
+from alert_storage.codec import dumps_line, loads
 from alert_storage.engine import AlertState, Event
 from alert_storage.errors import ConfigurationError, StorageUnavailableError
 from alert_storage.model import Alert, StoreResult
@@ -33,11 +34,6 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
-
-try:
-    import orjson
-except ImportError:  # pragma: no cover - orjson is an optional speed-up
-    orjson = None  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
 
@@ -329,7 +325,7 @@ class FileStorage(AlertStorage):
             if not line:
                 continue
             try:
-                events = _loads(line)
+                events = loads(line)
                 if isinstance(events, dict):
                     events = [events]
                 for event in events:
@@ -345,7 +341,7 @@ class FileStorage(AlertStorage):
     # -- writing the journal ----------------------------------------------------
 
     def _append(self, events: list[Event]) -> None:
-        data = _dumps(events)
+        data = dumps_line(events)
         fd = self._journal_fd
         try:
             _write_all(fd, data)
@@ -389,7 +385,7 @@ class FileStorage(AlertStorage):
     def _compact(self) -> None:
         """Rewrite the journal as the events of the live state, atomically."""
         before = self._offset
-        data = b"".join(_dumps([event]) for event in self._state.snapshot())
+        data = b"".join(dumps_line([event]) for event in self._state.snapshot())
         temp = f"{self._journal_path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o600)
         try:
@@ -596,25 +592,6 @@ def _unlink_quietly(path: str) -> None:
         os.unlink(path)
     except OSError as exc:
         logger.debug("cannot remove %s: %s", path, exc)
-
-
-if orjson is not None:
-
-    def _dumps(events: list[Event]) -> bytes:
-        return orjson.dumps(events) + b"\n"
-
-    def _loads(line: bytes) -> Any:
-        return orjson.loads(line)
-
-else:  # pragma: no cover - without the optional orjson
-    import json
-
-    def _dumps(events: list[Event]) -> bytes:
-        text = json.dumps(events, separators=(",", ":"), ensure_ascii=False)
-        return text.encode() + b"\n"
-
-    def _loads(line: bytes) -> Any:
-        return json.loads(line)
 
 
 def _reopen_after_fork() -> None:
