@@ -36,27 +36,28 @@ local function index(id, sev, sh, score)
   redis.call('ZADD', prefix .. 'x:' .. sev .. ':' .. sh, score, id)
 end
 
-local function firing(id)
+local FIELDS = {'ls', 'ra', 'cnt', 'sev', 'sh'}
+
+local function fetch(id)
   if not id then
-    return false
+    return {}
   end
-  local f = redis.call('HMGET', prefix .. 'a:' .. id, 'ls', 'ra')
-  return f[1] and not f[2] and now < tonumber(f[1]) + window
+  return redis.call('HMGET', prefix .. 'a:' .. id, unpack(FIELDS))
 end
 
 -- The fingerprint map follows the alert seen last (as the in-process engine).
-local function point(fp, id, ls)
-  local cur = redis.call('HGET', KEYS[2], fp)
-  if cur and cur ~= id then
-    local cur_ls = redis.call('HGET', prefix .. 'a:' .. cur, 'ls')
-    if cur_ls and tonumber(cur_ls) > tonumber(ls) then
-      return
-    end
+local function point(fp, id, ls, cur, cur_fields)
+  if cur == id then
+    return
+  end
+  if cur and cur_fields[1] and tonumber(cur_fields[1]) > tonumber(ls) then
+    return
   end
   redis.call('HSET', KEYS[2], fp, id)
 end
 
 local changed = 0
+local rate_keys = {}
 local n = tonumber(ARGV[6])
 for i = 0, n - 1 do
   local b = 6 + i * 9
@@ -67,26 +68,31 @@ for i = 0, n - 1 do
   local delta = count - (tonumber(marker[2]) or 0)
 
   if delta > 0 then
-    local target = redis.call('HGET', KEYS[2], fp)
-    if not firing(target) then
-      target = marker[1]
-      if target and redis.call('EXISTS', prefix .. 'a:' .. target) == 0 then
-        target = nil
+    local cur = redis.call('HGET', KEYS[2], fp)
+    local cf = fetch(cur)
+    local target, t = nil, nil
+    if cf[1] and not cf[2] and now < tonumber(cf[1]) + window then
+      target, t = cur, cf
+    elseif marker[1] then
+      t = fetch(marker[1])
+      if t[1] then
+        target = marker[1]
       end
     end
     if target then
       local akey = prefix .. 'a:' .. target
-      redis.call('HINCRBY', akey, 'cnt', delta)
-      local t = redis.call('HMGET', akey, 'ls', 'ra', 'sev', 'sh')
+      local total = tonumber(t[3]) + delta
       local seen = t[1]
       if tonumber(ls) >= tonumber(t[1]) then
         seen = ls
-        redis.call('HSET', akey, 'ls', ls, 'm', ARGV[b + 6])
+        redis.call('HSET', akey, 'cnt', total, 'ls', ls, 'm', ARGV[b + 6])
         if not t[2] then
-          index(target, t[3], t[4], ls)
+          index(target, t[4], t[5], ls)
         end
+      else
+        redis.call('HSET', akey, 'cnt', total)
       end
-      point(fp, target, seen)
+      point(fp, target, seen, cur, cf)
       redis.call('EXPIRE', akey, ttl)
     else
       target = origin
@@ -95,14 +101,17 @@ for i = 0, n - 1 do
                  'sev', sev, 'sh', sh, 'cnt', delta, 'ls', ls)
       redis.call('EXPIRE', akey, ttl)
       index(target, sev, sh, ls)
-      point(fp, target, ls)
+      point(fp, target, ls, cur, cf)
       local rkey = prefix .. 'r:' .. sh
       redis.call('ZADD', rkey, ARGV[b + 8], target)
-      redis.call('EXPIRE', rkey, rate_ttl)
+      rate_keys[rkey] = true
     end
     redis.call('HSET', mkey, 'to', target, 'n', count)
     redis.call('EXPIRE', mkey, ttl)
     changed = changed + 1
   end
+end
+for rkey in pairs(rate_keys) do
+  redis.call('EXPIRE', rkey, rate_ttl)
 end
 return changed
