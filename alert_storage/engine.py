@@ -386,18 +386,32 @@ class AlertState:
         self._next_sweep = now + min(policy.dedup_window, 60.0)
         for entry in [e for e in self.firing.values() if not self.is_firing(e, now)]:
             del self.firing[entry.id]
-        horizon = now - policy.retention
+        window = policy.dedup_window
         for entry in list(self.entries.values()):
             if entry.id in self.firing:
                 continue
             resolved_at = entry.resolved_at
             if resolved_at is None:
-                resolved_at = entry.last_seen + policy.dedup_window
-            if resolved_at <= horizon:
-                self._drop(entry.id)
+                resolved_at = entry.last_seen + window
+            if now >= resolved_at + policy.retention:
+                self._forget(entry, now)
+        for key, (intent, _) in list(self.intents.items()):
+            # A resolve at ``at`` only applies to an alert last seen by then,
+            # and no such alert fires past ``at + dedup_window``.
+            if now >= intent.at + window:
+                del self.intents[key]
         for origin, (target, _) in list(self.markers.items()):
             if target not in self.entries:
                 del self.markers[origin]
+
+    def _forget(self, entry: Entry, now: float) -> None:
+        # Past retention the alert is gone, but a resolve made by a call may
+        # still matter to a higher tier that holds the alert firing: keep it.
+        at = entry.resolved_at
+        if at is not None and now < at + self.policy.dedup_window:
+            intent = ResolveIntent(entry.fingerprint, at)
+            self.intents[(intent.fingerprint, at)] = (intent, entry.seq)
+        self._drop(entry.id)
 
     # -- replay ---------------------------------------------------------------
 
@@ -408,6 +422,7 @@ class AlertState:
         which this state learnt of them: an alert resolved and stored again at
         one clock reading replays as alert, resolve, new alert.
         """
+        self.sweep(now, force=True)
         keyed: list[tuple[float, int, int, ReplayItem]] = []
         for entry in self.entries.values():
             keyed.append((entry.first_seen, entry.seq, 0, self.view(entry, now)))

@@ -90,3 +90,29 @@ def test_missed_resolve_then_store_at_one_instant_stays_firing(
     outage.redis_back()
 
     assert [a.fingerprint for a in outage.cascade.get_active()] == [ALERT.fingerprint]
+
+
+@pytest.mark.cascade
+@pytest.mark.fakeredis
+def test_alert_past_retention_is_not_replayed_but_its_resolve_is() -> None:
+    """An alert gone from the file tier by retention adds no admission in Redis.
+
+    Found by the thorough profile: with ``retention=0`` an alert stored and
+    resolved during an outage was still exported, so the replay created it in
+    Redis with an admission at its first sighting, and the next new alert of
+    its source was rate limited although the source had no live admission.
+    """
+    policy = StoragePolicy(dedup_window=2.0, rate_limit=1, rate_window=1.5, retention=0)
+    with ExitStack() as stack:
+        outage = _Outage(stack, policy)
+        outage.redis_down()
+        assert outage.cascade.store(ALERT).status is StoreStatus.STORED
+        assert outage.cascade.resolve(ALERT.fingerprint)
+        outage.redis_back()
+        outage.redis_down()
+        outage.redis_back()
+
+        again = outage.cascade.store(ALERT)
+
+    assert again.status is StoreStatus.STORED
+    assert again.count == 1
