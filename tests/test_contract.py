@@ -421,8 +421,9 @@ def test_policy_breakers_are_rejected_and_change_nothing(
     with pytest.raises(InvalidAlertError) as info:
         storage.store(build())  # type: ignore[arg-type]
     assert info.value.field == field
+    batch: list = [alert("Fine", labels={}), build()]
     with pytest.raises(InvalidAlertError):
-        storage.store_many([alert("Fine", labels={}), build()])  # type: ignore[list-item]
+        storage.store_many(batch)
     assert state(storage) == before
     assert storage.store(alert("Kept", labels={})).alert_id == kept.alert_id
 
