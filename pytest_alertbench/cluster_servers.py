@@ -6,13 +6,12 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 import redis
 from redis.crc import key_slot
 
-from pytest_alertbench.servers import RedisServer, free_port
+from pytest_alertbench.servers import Processes, RedisServer, free_port
 
 # Short timeouts so that a killed master is replaced in a few seconds.
 NODE_TIMEOUT_MS = 1000
@@ -39,7 +38,7 @@ def _wait(what: str, check: Callable[[], bool], timeout: float) -> None:
         time.sleep(0.05)
 
 
-class RedisClusterProcesses:
+class RedisClusterProcesses(Processes):
     """A Redis Cluster of ``masters`` masters with ``replicas`` replicas each.
 
     Every node is a ``RedisServer`` in its own temporary directory with
@@ -181,17 +180,6 @@ class RedisClusterProcesses:
             node.cleanup()
         self.nodes = []
 
-    def __enter__(self) -> RedisClusterProcesses:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cleanup()
-
 
 class SentinelServer(RedisServer):
     """A ``redis-server --sentinel`` process watching one master.
@@ -231,7 +219,7 @@ class SentinelServer(RedisServer):
         return self
 
 
-class SentinelSetup:
+class SentinelSetup(Processes):
     """One master, ``replicas`` replicas and ``sentinels`` sentinels.
 
     Args:
@@ -312,17 +300,6 @@ class SentinelSetup:
             server.cleanup()
         self.sentinels = []
         self.data_nodes = []
-
-    def __enter__(self) -> SentinelSetup:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cleanup()
 
 
 def wait_replicated(nodes: list[RedisServer], timeout: float = 10.0) -> None:

@@ -11,8 +11,11 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 import redis
+
+_P = TypeVar("_P", bound="Processes")
 
 
 def free_port() -> int:
@@ -28,7 +31,32 @@ def redis_server_available() -> bool:
     return shutil.which("redis-server") is not None
 
 
-class RedisServer:
+class Processes:
+    """Server processes used as a context manager: ``start`` on entry,
+    ``cleanup`` on exit."""
+
+    def start(self) -> object:
+        """Start the processes and wait until they serve."""
+        raise NotImplementedError
+
+    def cleanup(self) -> None:
+        """Stop the processes and remove their files."""
+        raise NotImplementedError
+
+    def __enter__(self: _P) -> _P:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cleanup()
+
+
+class RedisServer(Processes):
     """A ``redis-server`` child process on a free port, stopped by PID.
 
     Args:
@@ -164,14 +192,3 @@ class RedisServer:
     def _signal(self, signum: int) -> None:
         if self.process is not None and self.process.poll() is None:
             os.kill(self.process.pid, signum)
-
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cleanup()
