@@ -181,20 +181,38 @@ def test_drop_removes_only_its_namespace(scaled_url: str, make_scaled: Make) -> 
 
 
 def test_namespaces_spread_over_every_master(
-    redis_cluster: RedisClusterProcesses, make_scaled: Make
+    redis_cluster: RedisClusterProcesses,
+    make_scaled: Make,
+    fresh_namespace: Callable[[], str],
 ) -> None:
-    """Each namespace's keys share one slot; a dozen namespaces reach all masters."""
-    storages = [make_scaled(redis_cluster.url) for _ in range(12)]
-    owners = set()
-    for storage in storages:
+    """Each namespace's keys share one slot, held by the master that owns it.
+
+    One namespace is picked per master (by its hash tag's slot), so every
+    master holds a namespace's data and none holds a key of another's.
+    """
+    masters = {node.port: node for node in redis_cluster.master_nodes()}
+    chosen: dict[int, str] = {}
+    base = fresh_namespace()
+    for i in range(10_000):
+        namespace = f"{base}-{i}"
+        port = redis_cluster.node_for_key(f"as:{{{namespace}}}:i").port
+        chosen.setdefault(port, namespace)
+        if len(chosen) == len(masters):
+            break
+    assert set(chosen) == set(masters)
+    for port, namespace in chosen.items():
+        storage = make_scaled(redis_cluster.url, namespace=namespace)
         storage.store(alert(source="a"))
         storage.store(alert("Other", source="b", severity="info"))
         keys = list(storage.client.scan_iter(match=storage.prefix + "*"))
         assert len(keys) >= 5
         assert len({key_slot(key) for key in keys}) == 1
-        owners.add(redis_cluster.node_for_key(storage.prefix + "i").port)
-    assert owners == {node.port for node in redis_cluster.master_nodes()}
-    assert len(owners) == 3
+        with redis.Redis(port=port) as node:
+            assert set(node.scan_iter(match=storage.prefix + "*")) == set(keys)
+        for other in set(masters) - {port}:
+            with redis.Redis(port=other) as node:
+                assert list(node.scan_iter(match=storage.prefix + "*")) == []
+    assert len(masters) == 3
 
 
 def test_open_storage_accepts_scaled_urls(scaled_url: str) -> None:
