@@ -197,20 +197,32 @@ class AlertState:
         else:
             self.firing.pop(entry.id, None)
         if admitted is not None:
-            window = self.admissions.setdefault(entry.source, deque())
+            window = self.admissions.get(entry.source)
+            if window is None:
+                window = self.admissions[entry.source] = deque()
             if window and admitted < window[-1]:
                 window.insert(bisect.bisect_right(window, admitted), admitted)
             else:
                 window.append(admitted)
 
     def _apply_dup(self, event: Event) -> None:
+        entry = self.entries[event["id"]]
+        self._bump(entry, event["n"], event["ls"], event["msg"], event["ann"])
+
+    def _bump(
+        self,
+        entry: Entry,
+        count: int,
+        now: float,
+        message: str,
+        annotations: dict[str, str],
+    ) -> None:
         # A duplicate changes four fields of a firing alert, which stays the
         # current one for its fingerprint.
-        entry = self.entries[event["id"]]
-        entry.count = event["n"]
-        entry.last_seen = event["ls"]
-        entry.message = event["msg"]
-        entry.annotations = event["ann"]
+        entry.count = count
+        entry.last_seen = now
+        entry.message = message
+        entry.annotations = annotations
         self.current[entry.fingerprint] = entry
         self.firing[entry.id] = entry
 
@@ -255,21 +267,25 @@ class AlertState:
     def _store_one(self, alert: Alert, now: float) -> StoreResult:
         current = self.current.get(alert.fingerprint)
         if current is not None and self.is_firing(current, now):
-            self._emit(
-                {
-                    "t": "dup",
-                    "id": current.id,
-                    "n": current.count + 1,
-                    "ls": now,
-                    "msg": alert.message,
-                    "ann": dict(alert.annotations),
-                }
-            )
+            count = current.count + 1
+            annotations = dict(alert.annotations)
+            if self.journal:
+                self.events.append(
+                    {
+                        "t": "dup",
+                        "id": current.id,
+                        "n": count,
+                        "ls": now,
+                        "msg": alert.message,
+                        "ann": annotations,
+                    }
+                )
+            self._bump(current, count, now, alert.message, annotations)
             return StoreResult(
                 StoreStatus.DUPLICATE,
                 current.id,
                 alert.fingerprint,
-                current.count,
+                count,
                 None,
                 self.backend,
             )
@@ -283,7 +299,9 @@ class AlertState:
                 retry_after,
                 self.backend,
             )
-        self._make_room()
+        most = self.max_entries
+        if most is not None and len(self.entries) >= most:
+            self._make_room(most)
         entry = _new_entry(alert, now)
         self._put(entry, admitted=now)
         return StoreResult(
@@ -301,17 +319,15 @@ class AlertState:
             return None
         return window[0] + self.policy.rate_window - now
 
-    def _make_room(self) -> None:
-        if self.max_entries is None or len(self.entries) < self.max_entries:
-            return
+    def _make_room(self, most: int) -> None:
         resolved = [e for e in self.entries.values() if e.id not in self.firing]
-        excess = len(self.entries) - self.max_entries + 1
+        excess = len(self.entries) - most + 1
         oldest = heapq.nsmallest(excess, resolved, key=_resolved_key)
         for entry in oldest:
             self._emit({"t": "drop", "id": entry.id})
-        if len(self.entries) >= self.max_entries:
+        if len(self.entries) >= most:
             self.sweep(self._next_sweep, force=True)
-        if len(self.entries) >= self.max_entries:
+        if len(self.entries) >= most:
             raise StorageFullError(
                 f"{self.backend} storage holds {len(self.entries)} firing alerts, "
                 "its configured maximum"

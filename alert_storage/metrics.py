@@ -27,19 +27,21 @@ class OperationMetrics:
     def record(self, operation: str, seconds: float, *, error: bool = False) -> None:
         """Record one call of ``operation`` that took ``seconds``."""
         with self._lock:
-            self._counts[operation] = self._counts.get(operation, 0) + 1
-            if error:
-                self._errors[operation] = self._errors.get(operation, 0) + 1
             ring = self._latencies.get(operation)
             if ring is None:
                 ring = self._latencies[operation] = deque(maxlen=SAMPLE_SIZE)
+                self._counts[operation] = 0
+                self._errors[operation] = 0
             ring.append(seconds)
+            self._counts[operation] += 1
+            if error:
+                self._errors[operation] += 1
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """Return ``{operation: {count, errors, p50_ms, p95_ms, ...}}``."""
         with self._lock:
             items = [
-                (op, n, self._errors.get(op, 0), list(self._latencies[op]))
+                (op, n, self._errors[op], list(self._latencies[op]))
                 for op, n in self._counts.items()
             ]
         result: dict[str, dict[str, Any]] = {}

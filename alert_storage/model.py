@@ -131,11 +131,8 @@ class Alert:
         if self.timestamp is not None:
             set_(self, "timestamp", _check_time("timestamp", self.timestamp))
         set_(self, "fingerprint", label_fingerprint(self.identity_labels()))
-        # Longest label and annotation text, for the storages' size checks.
-        self.__dict__["_text_profile"] = (
-            _longest(self.labels),
-            _longest(self.annotations),
-        )
+        # Bounds for the storages' size checks, computed once per alert.
+        self.__dict__["_text_profile"] = text_profile(self)
 
     def identity_labels(self) -> dict[str, str]:
         """Return the label set whose fingerprint identifies this alert."""
@@ -318,8 +315,26 @@ def _check_mapping(
     return checked
 
 
-def _longest(pairs: Mapping[str, str]) -> int:
-    return max((max(len(k), len(v)) for k, v in pairs.items()), default=0)
+def text_profile(alert: Alert) -> tuple[int, int, int]:
+    """Return size bounds of an alert's text, in characters and entries.
+
+    Returns:
+        The longest name-like text (name, source, label keys and values,
+        annotation keys), the longest message-like text (message, annotation
+        values), and the larger of the label and annotation counts. A storage
+        compares these with its policy before encoding anything.
+    """
+    labels = alert.labels
+    annotations = alert.annotations
+    name_chars = max(
+        len(alert.name),
+        len(alert.source),
+        max(map(len, labels), default=0),
+        max(map(len, labels.values()), default=0),
+        max(map(len, annotations), default=0),
+    )
+    text_chars = max(len(alert.message), max(map(len, annotations.values()), default=0))
+    return name_chars, text_chars, max(len(labels), len(annotations))
 
 
 def _check_time(field_name: str, value: object) -> float:

@@ -428,6 +428,24 @@ def test_policy_breakers_are_rejected_and_change_nothing(
     assert storage.store(alert("Kept", labels={})).alert_id == kept.alert_id
 
 
+def test_annotation_names_are_bounded_like_label_names(
+    kind: str, make_storage: Make, manual_clock: ManualClock
+) -> None:
+    """An annotation name longer than max_name_bytes is refused, message short.
+
+    Pins a fixed bug: the quick length check compared annotation names with
+    the (larger) message bound, so such an alert was accepted unless its
+    message was long too.
+    """
+    policy = StoragePolicy(max_message_bytes=4096, max_name_bytes=64)
+    storage = make_storage(kind, policy=policy, clock=manual_clock)
+    with pytest.raises(InvalidAlertError) as info:
+        storage.store(alert(annotations={"k" * 65: "v"}))
+    assert info.value.field == "annotations"
+    assert storage.count_active() == 0
+    assert storage.store(alert(annotations={"k" * 64: "v"})).status is StoreStatus.STORED
+
+
 @pytest.mark.parametrize(
     "call",
     [
