@@ -443,7 +443,8 @@ def test_annotation_names_are_bounded_like_label_names(
         storage.store(alert(annotations={"k" * 65: "v"}))
     assert info.value.field == "annotations"
     assert storage.count_active() == 0
-    assert storage.store(alert(annotations={"k" * 64: "v"})).status is StoreStatus.STORED
+    longest = storage.store(alert(annotations={"k" * 64: "v"}))
+    assert longest.status is StoreStatus.STORED
 
 
 @pytest.mark.parametrize(
