@@ -2,57 +2,63 @@
 
 from __future__ import annotations
 
-import contextlib
-import heapq
 import logging
 import os
 import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, NoReturn, TypeVar
 
-from alert_storage.base import (
-    MAX_BATCH,
-    ActiveQuery,
-    AlertStorage,
-    ReplayItem,
-    replay_time,
-)
+from alert_storage.base import ActiveQuery, AlertStorage, ReplayItem
 from alert_storage.cascade_parts import (
+    FallbackDelayWarning,
     TierState,
     Transition,
     _Tier,
     check_intervals,
     check_tiers,
+    describe,
+    slow_client_settings,
     tier_names,
     warn_if_slow_client,
 )
-from alert_storage.errors import (
-    AlertStorageError,
-    StorageFullError,
-    StorageUnavailableError,
+from alert_storage.cascade_replay import (
+    BULK_PASSES,
+    STRAGGLERS,
+    UNAVAILABLE,
+    RecoveryMixin,
 )
+from alert_storage.errors import StorageFullError, StorageUnavailableError
 from alert_storage.file import FileStorage
 from alert_storage.memory import MemoryStorage
 from alert_storage.model import Alert, StoreResult
 from alert_storage.policy import StoragePolicy
-from alert_storage.redact import redact_text
 from alert_storage.redis_storage import RedisStorage
 
 logger = logging.getLogger(__name__)
 
-UNAVAILABLE = "unavailable"
 MAX_TRANSITIONS = 100
-# Bulk replay passes before the gated one, and the size at which to stop early.
-BULK_PASSES = 3
-STRAGGLERS = 100
+__all__ = [
+    "BULK_PASSES",
+    "MAX_TRANSITIONS",
+    "STRAGGLERS",
+    "UNAVAILABLE",
+    "CascadeStorage",
+    "FallbackDelayWarning",
+    "Transition",
+    "slow_client_settings",
+]
 _T = TypeVar("_T")
+_A = TypeVar("_A")
+# A module global is several times cheaper to read than an enum member, and
+# the routing checks it on every call.
+_UP = TierState.UP
 
 
-class CascadeStorage(AlertStorage):
+class CascadeStorage(RecoveryMixin, AlertStorage):
     """Serves every call from the highest healthy tier, and replays on recovery.
 
     A connection error or timeout (``StorageUnavailableError``) from a tier
@@ -106,7 +112,10 @@ class CascadeStorage(AlertStorage):
         self.drain_timeout = float(drain_timeout)
         self._timer = timer or time.monotonic
         self._random = random.Random()
-        self._cond = threading.Condition(threading.Lock())
+        # The hot paths take the bare lock; waits and wake-ups go through the
+        # condition built on it.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._probe_lock = threading.Lock()
         self._gate_open = True
         now = self._timer()
@@ -215,7 +224,7 @@ class CascadeStorage(AlertStorage):
             "probe_failures"}, ...]}``. Errors are redacted.
         """
         now = self._timer()
-        with self._cond:
+        with self._lock:
             tiers = [
                 {
                     "name": t.name,
@@ -258,7 +267,7 @@ class CascadeStorage(AlertStorage):
             }
             for t in self._tiers
         }
-        with self._cond:
+        with self._lock:
             degraded = self._degraded_total
             if self._degraded_since is not None:
                 degraded += self._timer() - self._degraded_since
@@ -344,107 +353,100 @@ class CascadeStorage(AlertStorage):
 
     # -- operations -----------------------------------------------------------
 
-    def _store_batch(self, alerts: list[Alert]) -> list[StoreResult]:
-        def call(tier: _Tier) -> list[StoreResult]:
-            if len(alerts) == 1:
-                # Every tier has the cascade's policy: the alert was checked.
-                results = [tier.storage.store_checked(alerts[0])]
-            else:
-                results = tier.storage.store_many(alerts)
-            if results and results[0].backend != tier.name:
-                results = [replace(r, backend=tier.name) for r in results]
-            return results
+    def _store_single(self, alert: Alert) -> StoreResult:
+        return self._route("store", _store_one, alert)
 
-        return self._route("store", call)
+    def _store_batch(self, alerts: list[Alert]) -> list[StoreResult]:
+        return self._route("store", _store_all, alerts)
 
     def _get(self, alert_id: str) -> Alert | None:
-        return self._route("get", lambda tier: tier.storage.get(alert_id))
+        return self._route("get", _get_one, alert_id)
 
     def _get_active(self, query: ActiveQuery) -> list[Alert]:
-        def call(tier: _Tier) -> list[Alert]:
-            return tier.storage.get_active(
-                severity=query.severity,
-                source=query.source,
-                since=query.since,
-                until=query.until,
-                limit=query.limit,
-            )
-
-        return self._route("get_active", call)
+        return self._route("get_active", _get_active, query)
 
     def _resolve(self, fingerprint: str) -> bool:
-        def call(tier: _Tier) -> bool:
-            resolved = tier.storage.resolve(fingerprint)
-            if not resolved and tier.index > 0:
-                # A higher tier that is out of reach may hold the alert: keep
-                # the resolve so that the replay applies it there.
-                tier.storage.record_resolve_intent(fingerprint, tier.storage.clock())
-            return resolved
-
-        return self._route("resolve", call)
+        return self._route("resolve", _resolve, fingerprint)
 
     def import_replayed(self, items: Sequence[ReplayItem]) -> None:
         """Merge replayed items into the serving tier (see ``AlertStorage``)."""
-        batch = list(items)
-        self._route("import_replayed", lambda t: t.storage.import_replayed(batch))
+        self._route("import_replayed", _import, list(items))
 
     def _count_active(self) -> int:
-        return self._route("count_active", lambda tier: tier.storage.count_active())
+        return self._route("count_active", _count_active, None)
 
     # -- routing and the breaker ------------------------------------------------
 
-    def _route(self, operation: str, call: Callable[[_Tier], _T]) -> _T:
+    def _route(self, operation: str, call: Callable[[_Tier, _A], _T], arg: _A) -> _T:
+        """Serve ``call(tier, arg)`` from the highest tier that is up."""
         if self._timer() >= self._due:
             self._maybe_recover()
-        errors: list[str] = []
+        errors: list[str] | None = None  # made on the first failure only
         start = 0
         while True:
             tier = self._enter(start)
             if tier is None:
                 break
             try:
-                result = call(tier)
+                result = call(tier, arg)
             except StorageUnavailableError as exc:
-                errors.append(f"{tier.name}: {_describe(exc)}")
-                self._failed(tier, exc)
+                try:
+                    errors = errors or []
+                    errors.append(f"{tier.name}: {describe(exc)}")
+                    self._failed(tier, exc)
+                finally:
+                    self._leave(tier)
                 start = tier.index + 1
                 continue
-            finally:
+            except BaseException:
                 self._leave(tier)
-            self._served(tier, fell_back=bool(errors))
+                raise
+            self._served(tier, errors is not None)
             return result
-        self._all_failed(operation, errors)
-
-    def _served(self, tier: _Tier, *, fell_back: bool) -> None:
-        with self._cond:
-            tier.served += 1
-            higher = self._tiers[: tier.index]
-            if not fell_back and any(t.state is TierState.UP for t in higher):
-                # A call under way while a higher tier took over again wrote
-                # below it: schedule a replay of what it left there.
-                self._sweep_at = min(
-                    self._sweep_at, self._timer() + self.retry_interval
-                )
-                self._reschedule()
+        self._all_failed(operation, errors or [])
 
     def _enter(self, start: int) -> _Tier | None:
-        with self._cond:
+        with self._lock:
             if not self._gate_open:
                 self._cond.wait_for(lambda: self._gate_open, self.drain_timeout)
-            for tier in self._tiers[start:]:
-                if tier.state is TierState.UP:
+            for tier in self._tiers[start:] if start else self._tiers:
+                if tier.state is _UP:
                     tier.in_flight += 1
                     return tier
         return None
 
     def _leave(self, tier: _Tier) -> None:
-        with self._cond:
+        with self._lock:
+            self._release(tier)
+
+    def _release(self, tier: _Tier) -> None:
+        """Count a call on ``tier`` as finished (lock held)."""
+        tier.in_flight -= 1
+        # Only a replay waits for calls to drain, and it closes the gate first.
+        if tier.in_flight == 0 and not self._gate_open:
+            self._cond.notify_all()
+
+    def _served(self, tier: _Tier, fell_back: bool) -> None:
+        """Leave ``tier`` after it served the call (one lock for both)."""
+        with self._lock:
+            # As ``_release``, inline: this runs on every call.
             tier.in_flight -= 1
-            if tier.in_flight == 0:
+            if tier.in_flight == 0 and not self._gate_open:
                 self._cond.notify_all()
+            tier.served += 1
+            if fell_back:
+                return
+            for higher in self._tiers:
+                if higher is tier:
+                    break
+                if higher.state is _UP:
+                    # A call under way while a higher tier took over again
+                    # wrote below it: schedule a replay of what it left there.
+                    self._sweep_soon()
+                    break
 
     def _failed(self, tier: _Tier, exc: StorageUnavailableError) -> None:
-        with self._cond:
+        with self._lock:
             lower = self._tiers[tier.index + 1 :]
             if any(t.state is TierState.UP for t in lower):
                 tier.fallbacks += 1
@@ -452,10 +454,10 @@ class CascadeStorage(AlertStorage):
             # Full is a capacity limit, not an outage: the tier still serves
             # duplicates and reads, so its breaker stays closed.
             return
-        self._trip(tier, exc, f"{tier.name} failed: {_describe(exc)}")
+        self._trip(tier, exc, f"{tier.name} failed: {describe(exc)}")
 
     def _all_failed(self, operation: str, errors: list[str]) -> NoReturn:
-        with self._cond:
+        with self._lock:
             states = [f"{t.name}: {t.state.value}" for t in self._tiers]
         detail = "; ".join(errors) if errors else ", ".join(states)
         logger.error("alert storage %s failed on every tier (%s)", operation, detail)
@@ -463,239 +465,53 @@ class CascadeStorage(AlertStorage):
             f"every storage tier failed for {operation} ({detail})"
         )
 
-    def _trip(self, tier: _Tier, exc: BaseException, why: str) -> None:
-        now = self._timer()
-        with self._cond:
-            tier.last_error = _describe(exc)
-            if tier.state is TierState.DOWN:
-                return
-            tier.state = TierState.DOWN
-            tier.changed_at = now
-            tier.next_probe = now + self._delay(tier.probe_failures)
-            logger.warning(
-                "alert storage tier %s is unavailable: %s", tier.name, tier.last_error
-            )
-            self._update_mode(why)
-            self._reschedule()
 
-    def _delay(self, failures: int) -> float:
-        growth = 2.0 ** min(failures, 32)
-        base = min(self.max_retry_interval, self.retry_interval * growth)
-        jittered = base * (1.0 - self.jitter * self._random.random())
-        return max(min(self.retry_interval, base), jittered)
-
-    def _serving_name(self) -> str:
-        tier = next((t for t in self._tiers if t.state is TierState.UP), None)
-        return tier.name if tier is not None else UNAVAILABLE
-
-    def _update_mode(self, why: str) -> None:
-        """Record a transition if the serving tier changed (lock held)."""
-        new = self._serving_name()
-        old = self._mode
-        if new == old:
-            return
-        now = self._timer()
-        self._mode = new
-        self._transitions.append(Transition(old, new, time.time(), why))
-        key = (old, new)
-        self._transition_counts[key] = self._transition_counts.get(key, 0) + 1
-        degraded = new != self._tiers[0].name
-        if degraded and self._degraded_since is None:
-            self._degraded_since = now
-        elif not degraded and self._degraded_since is not None:
-            self._degraded_total += now - self._degraded_since
-            self._degraded_since = None
-        logger.warning("alert storage now served by %s (was %s): %s", new, old, why)
-
-    def _reschedule(self) -> None:
-        """Compute when the next probe or replay is due (lock held)."""
-        due = self._sweep_at
-        for tier in self._tiers:
-            if tier.state is TierState.DOWN:
-                due = min(due, tier.next_probe)
-            elif tier.state is TierState.RECOVERING:
-                due = float("-inf")
-        self._due = due
-
-    # -- probes and replay --------------------------------------------------------
-
-    def _maybe_recover(self) -> None:
-        if not self._probe_lock.acquire(blocking=False):
-            return
-        try:
-            self._recover(force=False)
-        finally:
-            self._probe_lock.release()
-
-    def _recover(self, *, force: bool) -> None:
-        """Probe due tiers and replay into the highest reachable one (probe lock)."""
-        now = self._timer()
-        for tier in self._tiers:
-            if tier.state is TierState.DOWN and (force or tier.next_probe <= now):
-                self._probe_tier(tier)
-        with self._cond:
-            sweep = force or self._sweep_at <= now
-            self._sweep_at = float("inf")
-        while True:
-            target = next(
-                (t for t in self._tiers if t.state is not TierState.DOWN), None
-            )
-            if target is None:
-                break
-            sources = [
-                t
-                for t in self._tiers[target.index + 1 :]
-                if t.state is not TierState.DOWN
-            ]
-            settled = target.state is TierState.UP and all(
-                t.state is TierState.UP for t in sources
-            )
-            if (settled and not sweep) or self._replay(target, sources):
-                break
-        with self._cond:
-            self._reschedule()
-
-    def _probe_tier(self, tier: _Tier) -> None:
-        if tier.storage.ping():
-            with self._cond:
-                tier.state = TierState.RECOVERING
-                tier.changed_at = self._timer()
-            logger.info("alert storage tier %s answers again", tier.name)
-            return
-        now = self._timer()
-        with self._cond:
-            tier.probe_failures += 1
-            tier.next_probe = now + self._delay(tier.probe_failures)
-
-    def _replay(self, target: _Tier, sources: list[_Tier]) -> bool:
-        """Replay ``sources`` into ``target`` and let it serve; False on failure."""
-        moved = 0
-        switching = target.state is not TierState.UP
-        try:
-            for _ in range(BULK_PASSES if switching else 0):
-                # Bulk passes while the lower tier keeps serving, so that the
-                # gated pass below only has the stragglers left to move.
-                bulk = self._replay_pass(target, sources)
-                moved += bulk
-                if bulk <= STRAGGLERS:
-                    break
-            with self._gated(sources) if switching else contextlib.nullcontext():
-                moved += self._replay_pass(target, sources)
-                self._promote(target, sources, moved)
-        except AlertStorageError as exc:
-            with self._cond:
-                self._replay_failures += 1
-            logger.warning(
-                "replay into alert storage tier %s failed: %s",
-                target.name,
-                _describe(exc),
-            )
-            self._trip(target, exc, f"replay into {target.name} failed")
-            return False
-        self._sweep_if_left(sources)
-        return True
-
-    def _sweep_if_left(self, sources: list[_Tier]) -> None:
-        """Schedule another replay if calls wrote below after the last pass."""
-        left = 0
-        for source in sources:
-            with contextlib.suppress(StorageUnavailableError):
-                left += source.storage.count_pending()
-        if left:
-            with self._cond:
-                self._sweep_at = min(
-                    self._sweep_at, self._timer() + self.retry_interval
-                )
-                self._reschedule()
-
-    def _replay_pass(self, target: _Tier, sources: list[_Tier]) -> int:
-        """Export from every source, import into target, discard; return count."""
-        exported: list[tuple[_Tier, list[ReplayItem]]] = []
-        for source in sources:
-            try:
-                items = source.storage.export_pending()
-            except StorageUnavailableError as exc:
-                self._trip(source, exc, f"export from {source.name} failed")
-                continue
-            if items:
-                exported.append((source, items))
-        merged = list(heapq.merge(*(items for _, items in exported), key=replay_time))
-        for start in range(0, len(merged), MAX_BATCH):
-            target.storage.import_replayed(merged[start : start + MAX_BATCH])
-        for source, items in exported:
-            try:
-                source.storage.discard_replayed(items)
-            except StorageUnavailableError as exc:
-                # Imports are idempotent: what was not discarded is merged
-                # again, without double counting, on the next replay.
-                self._trip(source, exc, f"discard in {source.name} failed")
-        with self._cond:
-            self._replayed += len(merged)
-        return len(merged)
-
-    @contextlib.contextmanager
-    def _gated(self, sources: list[_Tier]) -> Iterator[None]:
-        """Hold new calls back and wait for calls running on ``sources``."""
-        with self._cond:
-            self._gate_open = False
-            drained = self._cond.wait_for(
-                lambda: all(t.in_flight == 0 for t in sources), self.drain_timeout
-            )
-        if not drained:
-            logger.info("replay went ahead with calls still running below")
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._gate_open = True
-                self._cond.notify_all()
-
-    def _promote(self, target: _Tier, sources: list[_Tier], moved: int) -> None:
-        now = self._timer()
-        with self._cond:
-            for tier in [target, *sources]:
-                if tier.state is TierState.RECOVERING:
-                    tier.state = TierState.UP
-                    tier.probe_failures = 0
-                    tier.changed_at = now
-            self._update_mode(f"{target.name} recovered; replayed {moved} items")
-            self._reschedule()
-
-    def _adopt_leftovers(self) -> None:
-        """Hold back the tiers above one that still holds items (a past outage)."""
-        lowest = -1
-        for tier in self._tiers[1:]:
-            try:
-                tier.pending = tier.storage.count_pending()
-            except StorageUnavailableError as exc:
-                self._trip(tier, exc, f"{tier.name} failed: {_describe(exc)}")
-                continue
-            if tier.pending:
-                lowest = tier.index
-        for tier in self._tiers[: max(lowest, 0)]:
-            if tier.state is TierState.UP:
-                tier.state = TierState.RECOVERING
-        if lowest > 0:
-            logger.warning(
-                "alert storage tier %s holds %d items from an earlier outage; "
-                "they are replayed before the higher tiers serve",
-                self._tiers[lowest].name,
-                self._tiers[lowest].pending,
-            )
-        with self._cond:
-            self._reschedule()
-
-    def _count_pending_all(self) -> int:
-        total = 0
-        for tier in self._tiers[1:]:
-            if tier.state is not TierState.DOWN:
-                try:
-                    tier.pending = tier.storage.count_pending()
-                except StorageUnavailableError as exc:
-                    self._trip(tier, exc, f"{tier.name} failed: {_describe(exc)}")
-            total += tier.pending
-        return total
+# -- what a call does on one tier (module functions: no closure per call) ------
 
 
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {redact_text(str(exc))[:200]}"
+def _store_one(tier: _Tier, alert: Alert) -> StoreResult:
+    # Every tier has the cascade's policy: the alert was checked.
+    result = tier.storage.store_checked(alert)
+    if result.backend != tier.name:
+        result = replace(result, backend=tier.name)
+    return result
+
+
+def _store_all(tier: _Tier, alerts: list[Alert]) -> list[StoreResult]:
+    if len(alerts) == 1:
+        return [_store_one(tier, alerts[0])]
+    results = tier.storage.store_many(alerts)
+    if results and results[0].backend != tier.name:
+        results = [replace(r, backend=tier.name) for r in results]
+    return results
+
+
+def _get_one(tier: _Tier, alert_id: str) -> Alert | None:
+    return tier.storage.get(alert_id)
+
+
+def _get_active(tier: _Tier, query: ActiveQuery) -> list[Alert]:
+    return tier.storage.get_active(
+        severity=query.severity,
+        source=query.source,
+        since=query.since,
+        until=query.until,
+        limit=query.limit,
+    )
+
+
+def _resolve(tier: _Tier, fingerprint: str) -> bool:
+    resolved = tier.storage.resolve(fingerprint)
+    if not resolved and tier.index > 0:
+        # A higher tier that is out of reach may hold the alert: keep the
+        # resolve so that the replay applies it there.
+        tier.storage.record_resolve_intent(fingerprint, tier.storage.clock())
+    return resolved
+
+
+def _import(tier: _Tier, items: list[ReplayItem]) -> None:
+    tier.storage.import_replayed(items)
+
+
+def _count_active(tier: _Tier, _: None) -> int:
+    return tier.storage.count_active()

@@ -9,6 +9,7 @@ from typing import Any
 
 from alert_storage.base import AlertStorage
 from alert_storage.errors import ConfigurationError
+from alert_storage.redact import redact_text
 
 # A client whose single call can block longer than this delays every fallback.
 SLOW_FALLBACK_SECONDS = 1.0
@@ -68,6 +69,11 @@ class Transition:
             "when": self.when,
             "why": self.why,
         }
+
+
+def describe(exc: BaseException) -> str:
+    """Name and redacted message of a tier's error, short enough for a log."""
+    return f"{type(exc).__name__}: {redact_text(str(exc))[:200]}"
 
 
 # -- configuration checks -------------------------------------------------------

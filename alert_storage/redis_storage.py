@@ -61,6 +61,10 @@ _UNAVAILABLE_REPLIES = (
 # bounded even when no further writes sweep them; the margin keeps the TTL from
 # ever cutting an alert short, also under a test clock that runs ahead.
 _TTL_MARGIN = 3600
+# A merge of at least this many records sends the script's source (EVAL), not
+# its digest: after a restart the server has no scripts, and EVALSHA would send
+# the whole batch twice (refused, then again after SCRIPT LOAD).
+_INLINE_MERGE = 64
 _T = TypeVar("_T")
 
 
@@ -330,7 +334,8 @@ class RedisStorage(AlertStorage):
                 repr(r.first_seen),
                 repr(r.last_seen),
             )
-        self._run("merge_replayed", self._fixed_keys[:2], args)
+        inline = len(records) >= _INLINE_MERGE
+        self._run("merge_replayed", self._fixed_keys[:2], args, inline=inline)
 
     # -- helpers --------------------------------------------------------------
 
@@ -338,8 +343,13 @@ class RedisStorage(AlertStorage):
         policy = self.policy
         return math.ceil(policy.dedup_window + policy.retention) + _TTL_MARGIN
 
-    def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
+    def _run(
+        self, script: str, keys: list[str], args: list[Any], *, inline: bool = False
+    ) -> Any:
         try:
+            if inline:
+                source = _lua_sources()[script]
+                return self.client.eval(source, len(keys), *keys, *args)
             return self._scripts[script](keys=keys, args=args)
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             raise self._unavailable(exc) from exc

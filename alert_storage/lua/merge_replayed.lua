@@ -29,11 +29,50 @@ local window = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[4])
 local rate_ttl = tonumber(ARGV[5])
 
+-- Index writes wait for the end of the script (nothing here reads a ZSET),
+-- where each key gets one ZADD per chunk, highest score first: a small ZSET
+-- is a listpack that an insert scans from its lowest score, so adding in
+-- descending order keeps every insert near the head.
+local zsets, zkeys = {}, {}
+
+local function zadd(key, score, member)
+  local z = zsets[key]
+  if not z then
+    z = {scores = {}, members = {}}
+    zsets[key] = z
+    zkeys[#zkeys + 1] = key
+  end
+  if not z.scores[member] then
+    z.members[#z.members + 1] = member
+  end
+  z.scores[member] = score
+end
+
+local function flush_zadds()
+  for _, key in ipairs(zkeys) do
+    local z = zsets[key]
+    local scores, members = z.scores, z.members
+    local numeric = {}
+    for _, member in ipairs(members) do
+      numeric[member] = tonumber(scores[member])
+    end
+    table.sort(members, function(a, b) return numeric[a] > numeric[b] end)
+    for start = 1, #members, 500 do
+      local args = {}
+      for j = start, math.min(start + 499, #members) do
+        args[#args + 1] = scores[members[j]]
+        args[#args + 1] = members[j]
+      end
+      redis.call('ZADD', key, unpack(args))
+    end
+  end
+end
+
 local function index(id, sev, sh, score)
-  redis.call('ZADD', KEYS[1], score, id)
-  redis.call('ZADD', prefix .. 'v:' .. sev, score, id)
-  redis.call('ZADD', prefix .. 's:' .. sh, score, id)
-  redis.call('ZADD', prefix .. 'x:' .. sev .. ':' .. sh, score, id)
+  zadd(KEYS[1], score, id)
+  zadd(prefix .. 'v:' .. sev, score, id)
+  zadd(prefix .. 's:' .. sh, score, id)
+  zadd(prefix .. 'x:' .. sev .. ':' .. sh, score, id)
 end
 
 local FIELDS = {'ls', 'ra', 'cnt', 'sev', 'sh'}
@@ -46,6 +85,18 @@ local function fetch(id)
 end
 
 -- The fingerprint map follows the alert seen last (as the in-process engine).
+-- Its changes are kept here and written in one HSET at the end; lookups see
+-- them first.
+local fp_changes, fp_changed = {}, {}
+
+local function current(fp)
+  local id = fp_changes[fp]
+  if id then
+    return id
+  end
+  return redis.call('HGET', KEYS[2], fp)
+end
+
 local function point(fp, id, ls, cur, cur_fields)
   if cur == id then
     return
@@ -53,7 +104,21 @@ local function point(fp, id, ls, cur, cur_fields)
   if cur and cur_fields[1] and tonumber(cur_fields[1]) > tonumber(ls) then
     return
   end
-  redis.call('HSET', KEYS[2], fp, id)
+  if not fp_changes[fp] then
+    fp_changed[#fp_changed + 1] = fp
+  end
+  fp_changes[fp] = id
+end
+
+local function flush_fingerprints()
+  for start = 1, #fp_changed, 500 do
+    local args = {}
+    for j = start, math.min(start + 499, #fp_changed) do
+      args[#args + 1] = fp_changed[j]
+      args[#args + 1] = fp_changes[fp_changed[j]]
+    end
+    redis.call('HSET', KEYS[2], unpack(args))
+  end
 end
 
 local changed = 0
@@ -68,7 +133,7 @@ for i = 0, n - 1 do
   local delta = count - (tonumber(marker[2]) or 0)
 
   if delta > 0 then
-    local cur = redis.call('HGET', KEYS[2], fp)
+    local cur = current(fp)
     local cf = fetch(cur)
     local target, t = nil, nil
     if cf[1] and not cf[2] and now < tonumber(cf[1]) + window then
@@ -103,7 +168,7 @@ for i = 0, n - 1 do
       index(target, sev, sh, ls)
       point(fp, target, ls, cur, cf)
       local rkey = prefix .. 'r:' .. sh
-      redis.call('ZADD', rkey, ARGV[b + 8], target)
+      zadd(rkey, ARGV[b + 8], target)
       rate_keys[rkey] = true
     end
     redis.call('HSET', mkey, 'to', target, 'n', count)
@@ -111,6 +176,8 @@ for i = 0, n - 1 do
     changed = changed + 1
   end
 end
+flush_zadds()
+flush_fingerprints()
 for rkey in pairs(rate_keys) do
   redis.call('EXPIRE', rkey, rate_ttl)
 end
