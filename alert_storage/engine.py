@@ -25,6 +25,7 @@ from alert_storage.model import (
     StoreResult,
     StoreStatus,
     make_stored_alert,
+    store_result,
 )
 from alert_storage.policy import StoragePolicy
 
@@ -281,7 +282,7 @@ class AlertState:
                     }
                 )
             self._bump(current, count, now, alert.message, annotations)
-            return StoreResult(
+            return store_result(
                 StoreStatus.DUPLICATE,
                 current.id,
                 alert.fingerprint,
@@ -291,7 +292,7 @@ class AlertState:
             )
         retry_after = self._rate_check(alert.source, now)
         if retry_after is not None:
-            return StoreResult(
+            return store_result(
                 StoreStatus.RATE_LIMITED,
                 None,
                 alert.fingerprint,
@@ -304,7 +305,7 @@ class AlertState:
             self._make_room(most)
         entry = _new_entry(alert, now)
         self._put(entry, admitted=now)
-        return StoreResult(
+        return store_result(
             StoreStatus.STORED, entry.id, alert.fingerprint, 1, None, self.backend
         )
 

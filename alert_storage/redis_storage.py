@@ -31,6 +31,7 @@ from alert_storage.model import (
     StoreResult,
     StoreStatus,
     make_stored_alert,
+    store_result,
 )
 from alert_storage.policy import StoragePolicy
 from alert_storage.redact import redact_text, redact_url
@@ -183,7 +184,7 @@ class RedisStorage(AlertStorage):
         code, ref, count = int(reply[0]), _text(reply[1]), int(reply[2])
         if code == 2:
             retry_after = float(ref) + self.policy.rate_window - now
-            return StoreResult(
+            return store_result(
                 StoreStatus.RATE_LIMITED,
                 None,
                 alert.fingerprint,
@@ -192,7 +193,7 @@ class RedisStorage(AlertStorage):
                 "redis",
             )
         status = StoreStatus.DUPLICATE if code == 1 else StoreStatus.STORED
-        return StoreResult(status, ref, alert.fingerprint, count, None, "redis")
+        return store_result(status, ref, alert.fingerprint, count, None, "redis")
 
     def _get(self, alert_id: str) -> Alert | None:
         keys = [self.prefix + "a:" + alert_id, self.prefix + "m:" + alert_id]
